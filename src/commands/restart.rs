@@ -1,0 +1,16 @@
+//! `watchdog restart`: stop, then start, under one hold of the lock so that no check can
+//! slip in between. If the stop fails, nothing is started: two copies would be worse than
+//! one stuck one (monit's "only start if stop succeeded").
+
+use crate::cli::RestartArgs;
+use crate::error::Result;
+use crate::exit::Exit;
+use crate::lock::{self, Access};
+
+pub fn run(a: &RestartArgs) -> Result<Exit> {
+    let paths = super::launch_paths(&a.launch);
+    lock::with_lock(&paths.lock, Access::Exclusive, a.launch.job.wait, |held| {
+        super::stop::stop_locked(&paths, &a.ladder, held, "restart")?;
+        super::start::start_locked(&a.launch, &paths, held, "restart")
+    })
+}

@@ -1,0 +1,98 @@
+//! The event log: one timestamped line per launch, stop, identity mismatch or failure.
+//!
+//! It is opened only when something happens, so a healthy check does no logger set-up at
+//! all. Lines go through `log` into a `simplelog::WriteLogger` on the file, opened for
+//! append, so concurrent runs never interleave within a line (each line is one write).
+//! If the event log cannot be opened, the run goes on (the program matters more than its
+//! log) and stderr says so once.
+
+use std::fs::OpenOptions;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use simplelog::{ConfigBuilder, LevelFilter, WriteLogger};
+
+use crate::files;
+
+static OPEN: AtomicBool = AtomicBool::new(false);
+
+/// Opens the event log at `path` (once per run) for the `log` macros. `command` is the
+/// subcommand, shown on every line so that the log says who did what.
+pub fn open(path: &Path, command: &'static str) {
+    if OPEN.swap(true, Ordering::SeqCst) {
+        return;
+    }
+    let nofollow = if files::others_can_write(files::parent_dir(path)) {
+        libc::O_NOFOLLOW
+    } else {
+        0
+    };
+    let file = match OpenOptions::new()
+        .append(true)
+        .create(true)
+        .mode(0o644)
+        .custom_flags(nofollow | libc::O_NOCTTY)
+        .open(path)
+    {
+        Ok(f) => f,
+        Err(e) => {
+            eprintln!(
+                "watchdog: warning: cannot open event log {}: {}; events of this run are not logged",
+                path.display(),
+                crate::error::describe_io(&e)
+            );
+            return;
+        }
+    };
+    let mut cfg = ConfigBuilder::new();
+    cfg.set_time_format_rfc3339()
+        .set_target_level(LevelFilter::Off)
+        .set_thread_level(LevelFilter::Off)
+        .set_location_level(LevelFilter::Off);
+    let _ = cfg.set_time_offset_to_local();
+    let _ = WriteLogger::init(LevelFilter::Info, cfg.build(), LineWriter::new(file, command));
+}
+
+/// Prefixes each record with the watchdog's PID and command, and writes each line with a
+/// single `write` so that appends from concurrent runs never interleave.
+struct LineWriter {
+    file: std::fs::File,
+    prefix: String,
+    buf: Vec<u8>,
+}
+
+impl LineWriter {
+    fn new(file: std::fs::File, command: &str) -> LineWriter {
+        LineWriter {
+            file,
+            prefix: format!("watchdog[{}] {command}: ", std::process::id()),
+            buf: Vec::new(),
+        }
+    }
+}
+
+impl std::io::Write for LineWriter {
+    fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
+        self.buf.extend_from_slice(data);
+        while let Some(nl) = self.buf.iter().position(|&b| b == b'\n') {
+            let line: Vec<u8> = self.buf.drain(..=nl).collect();
+            // simplelog writes "TIME [LEVEL] message"; put our prefix after the level.
+            let out = match line.windows(2).position(|w| w == b"] ") {
+                Some(i) => {
+                    let mut v = line[..i + 2].to_vec();
+                    v.extend_from_slice(self.prefix.as_bytes());
+                    v.extend_from_slice(&line[i + 2..]);
+                    v
+                }
+                None => line,
+            };
+            self.file.write_all(&out)?;
+        }
+        Ok(data.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}

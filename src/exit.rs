@@ -1,0 +1,72 @@
+//! The only mapping from outcomes to process exit codes.
+//!
+//! The same table is in `--help` (see `cli.rs`) and in the README; keep the three in step.
+//!
+//! | code | meaning |
+//! |---|---|
+//! | 0 | success: running (already, or launched), stopped, signal sent |
+//! | 1 | failure: could not launch, died during the grace period, survived the stop ladder, not running (`kill`), refused for safety, parked (`check`); `status`: dead but the PID file exists (died, PID reused, parked) |
+//! | 2 | usage error (bad command line) |
+//! | 3 | `status`: not running (never started, stopped on purpose) |
+//! | 4 | `status`: unknown (the PID file or state cannot be read, is invalid or is unsafe) |
+//! | 5 | busy: another watchdog run held the lock for longer than `--wait` |
+
+use std::process::ExitCode;
+
+/// What a command's run amounts to, as the caller (cron, a script, LSB tooling) sees it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Exit {
+    /// 0: the program runs (already, or now), was stopped, or the signal was sent.
+    Ok,
+    /// 1: a failure, or for `status` "dead, but the PID file exists".
+    Failed,
+    /// 2: the command line was wrong (clap exits with 2 itself; kept here for the table).
+    #[allow(dead_code)]
+    Usage,
+    /// 3: `status` only: not running (never started, stopped on purpose).
+    NotRunning,
+    /// 4: `status` only: the state cannot be known.
+    Unknown,
+    /// 5: another watchdog run held the lock longer than `--wait`.
+    Busy,
+}
+
+impl Exit {
+    /// The numeric code, as documented above.
+    pub fn code(self) -> u8 {
+        match self {
+            Exit::Ok => 0,
+            Exit::Failed => 1,
+            Exit::Usage => 2,
+            Exit::NotRunning => 3,
+            Exit::Unknown => 4,
+            Exit::Busy => 5,
+        }
+    }
+}
+
+impl From<Exit> for ExitCode {
+    fn from(e: Exit) -> ExitCode {
+        ExitCode::from(e.code())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_match_the_documented_table() {
+        let table = [
+            (Exit::Ok, 0),
+            (Exit::Failed, 1),
+            (Exit::Usage, 2),
+            (Exit::NotRunning, 3),
+            (Exit::Unknown, 4),
+            (Exit::Busy, 5),
+        ];
+        for (e, c) in table {
+            assert_eq!(e.code(), c, "{e:?}");
+        }
+    }
+}

@@ -1,0 +1,457 @@
+//! Launching the program the way `nohup PROG > out 2> err < /dev/null &` should have, and
+//! watching the grace period.
+//!
+//! What a launch guarantees (the fork and the child's set-up are in `sys`):
+//! - the program is found as a shell would (a bare name through the PATH it will get; cron's
+//!   is `/usr/bin:/bin`), and everything that can fail is tried before anything runs: the
+//!   program must be an executable file, `--chdir` a directory, the output files openable;
+//! - it leads a new session and process group, SIGHUP is ignored, every other signal has
+//!   its default disposition, the signal mask is empty;
+//! - stdin is /dev/null, stdout and stderr are the files opened for append (never
+//!   truncated), and no other descriptor reaches it;
+//! - its PID and identity are durably recorded *before* it runs (the held child), so a
+//!   watchdog killed at any point leaves either nothing running or a recorded copy;
+//! - if recording fails, it never runs; if exec fails, the PID file is removed, so it does
+//!   not name a process that never ran.
+
+use std::ffi::{CString, OsStr, OsString};
+use std::fs::{File, OpenOptions};
+use std::io::{Read, Seek, SeekFrom};
+use std::os::fd::AsFd;
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
+
+use crate::error::{Error, Result, describe_errno, describe_io};
+use crate::files;
+use crate::lock::Held;
+use crate::paths::Paths;
+use crate::pidfile::{self, Pid};
+use crate::state::{self, Identity, Mode, State};
+use crate::{clock, identity, sys};
+
+/// How to run the program (from the launch options).
+#[derive(Debug, Clone)]
+pub struct Spec {
+    /// The program and its arguments, byte for byte.
+    pub argv: Vec<OsString>,
+    pub chdir: Option<PathBuf>,
+    /// `--env KEY=VALUE` overrides, applied over the inherited environment.
+    pub env: Vec<(OsString, OsString)>,
+    pub umask: Option<u32>,
+    pub grace: Duration,
+}
+
+impl Spec {
+    /// The command line for messages: `/home/me/app/run.sh --port 8080`.
+    pub fn display(&self) -> String {
+        show_argv(&self.argv)
+    }
+}
+
+/// Shows argv as a user would type it, quoting words that need it.
+pub fn show_argv(argv: &[OsString]) -> String {
+    argv.iter()
+        .map(|a| {
+            let s = a.to_string_lossy();
+            if !s.is_empty()
+                && s
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"/._-=:,+@%".contains(&b))
+            {
+                s.into_owned()
+            } else {
+                format!("'{}'", s.replace('\'', r"'\''"))
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// A program that has been released to run, not yet watched through its grace period.
+#[derive(Debug)]
+pub struct Launched {
+    pub pid: Pid,
+    /// Size of the stderr file before launch: the tail shown on an early death starts here.
+    stderr_offset: u64,
+}
+
+/// Launches the program and records it in `st` and on disk. Does not wait for the grace
+/// period: see `watch_grace`.
+///
+/// # Errors
+/// `Program` when the program, its directory or its output files are unusable (nothing was
+/// launched); `Io` when the PID file or state cannot be written (nothing was launched);
+/// `UnsafeFile` when the lock was lost.
+pub fn launch(spec: &Spec, paths: &Paths, st: &mut State, boot_id: &str, held: &Held) -> Result<Launched> {
+    let program = spec.display();
+    let fail = |reason: String| Error::Program {
+        program: program.clone(),
+        reason,
+    };
+
+    let env = environment(&spec.env);
+    let exe = resolve(&spec.argv[0], path_of(&env).as_deref(), spec.chdir.as_deref())
+        .map_err(&fail)?;
+    if let Some(dir) = &spec.chdir {
+        check_dir(dir).map_err(&fail)?;
+    }
+    let stdout = open_output(&paths.stdout).map_err(&fail)?;
+    let stderr = open_output(&paths.stderr).map_err(&fail)?;
+    let stderr_offset = stderr.metadata().map(|m| m.len()).unwrap_or(0);
+    let devnull = File::open("/dev/null").map_err(|e| fail(format!("cannot open /dev/null: {}", describe_io(&e))))?;
+    if let Some(fs) = crate::lock::network_fs(files::parent_dir(&paths.pidfile)) {
+        eprintln!(
+            "watchdog: warning: {} is on {fs}, where file locks are emulated and may not \
+             serialise runs; keep the PID file on a local disk (e.g. under /tmp or /var/tmp)",
+            paths.pidfile.display()
+        );
+        log::warn!("PID file {} is on a network filesystem ({fs})", paths.pidfile.display());
+    }
+
+    // Everything the child needs, built before fork.
+    let c_exe = cstring(exe.as_os_str()).map_err(&fail)?;
+    let c_args: Vec<CString> = spec
+        .argv
+        .iter()
+        .map(|a| cstring(a))
+        .collect::<std::result::Result<_, _>>()
+        .map_err(&fail)?;
+    let c_env: Vec<CString> = env
+        .iter()
+        .map(|(k, v)| {
+            let mut kv = k.clone();
+            kv.push("=");
+            kv.push(v);
+            cstring(&kv)
+        })
+        .collect::<std::result::Result<_, _>>()
+        .map_err(&fail)?;
+    let argv: Vec<*const libc::c_char> = c_args.iter().map(|c| c.as_ptr()).chain([std::ptr::null()]).collect();
+    let envp: Vec<*const libc::c_char> = c_env.iter().map(|c| c.as_ptr()).chain([std::ptr::null()]).collect();
+    let c_dir = match &spec.chdir {
+        Some(d) => Some(cstring(d.as_os_str()).map_err(&fail)?),
+        None => None,
+    };
+    let dup = |f: &File, what: &str| {
+        sys::dup_above_stdio(f.as_fd()).map_err(|e| fail(format!("cannot duplicate {what}: {}", describe_io(&e))))
+    };
+    let (fd0, fd1, fd2) = (dup(&devnull, "/dev/null")?, dup(&stdout, "stdout")?, dup(&stderr, "stderr")?);
+    let setup = sys::ChildSetup {
+        path: &c_exe,
+        argv: &argv,
+        envp: &envp,
+        chdir: c_dir.as_deref(),
+        umask: spec.umask,
+        stdin: fd0.as_fd(),
+        stdout: fd1.as_fd(),
+        stderr: fd2.as_fd(),
+    };
+
+    held.still_held()?;
+    let child = sys::spawn_held(&setup).map_err(|e| fail(format!("cannot fork: {}", describe_io(&e))))?;
+    let pid = child.pid;
+
+    // Record before release. The held child exists and is unreaped, so its /proc entry and
+    // start time are there to read, and its PID cannot be reused while we hold it.
+    let recorded = (|| -> Result<()> {
+        let stat = identity::read_stat(pid)
+            .map_err(|e| Error::io("read", format!("/proc/{pid}/stat"), e))?
+            .ok_or_else(|| fail(format!("the launched process {pid} vanished before it ran")))?;
+        st.identity = Some(Identity {
+            pid,
+            start_ticks: stat.start_ticks,
+            boot_id: boot_id.to_string(),
+        });
+        st.set_mode(Mode::Running);
+        st.push_launch(clock::boot_now());
+        st.cmd = Some(program.clone());
+        held.still_held()?;
+        state::write(&paths.state, st, boot_id)?;
+        pidfile::write(&paths.pidfile, pid)
+    })();
+    if let Err(e) = recorded {
+        child.abandon();
+        log::error!("did not launch {program}: {e}");
+        return Err(e);
+    }
+
+    match child.release() {
+        Ok(pid) => {
+            log::info!("launched {program} as pid {pid}");
+            Ok(Launched { pid, stderr_offset })
+        }
+        Err((stage, errno)) => {
+            let what = match stage {
+                sys::Stage::Exec => format!("cannot execute {}: {}", exe.display(), describe_errno(errno)),
+                sys::Stage::Chdir => format!(
+                    "cannot change to directory {}: {}",
+                    spec.chdir.as_deref().unwrap_or(Path::new("?")).display(),
+                    describe_errno(errno)
+                ),
+                sys::Stage::Redirect => format!("cannot redirect output: {}", describe_errno(errno)),
+            };
+            // The PID file must not name a process that never ran.
+            st.identity = None;
+            st.last_exit = Some(what.clone());
+            let _ = files::remove(&paths.pidfile, "PID file");
+            let _ = state::write(&paths.state, st, boot_id);
+            log::error!("launch of {program} failed: {what}");
+            Err(fail(what))
+        }
+    }
+}
+
+/// Watches a just-launched child for `grace`. Returns how it ended if it died in that time.
+pub fn watch_grace(l: &Launched, grace: Duration) -> Option<WaitStatus> {
+    let pid = l.pid;
+    if let Ok(h) = crate::pidfd::Handle::open(pid) {
+        if !h.wait_exit(grace) {
+            return None;
+        }
+        return waitpid(pid.nix(), None).ok();
+    }
+    // No pidfd: poll our child with WNOHANG.
+    let deadline = Instant::now() + grace;
+    loop {
+        match waitpid(pid.nix(), Some(WaitPidFlag::WNOHANG)) {
+            Ok(WaitStatus::StillAlive) => {}
+            Ok(status) => return Some(status),
+            Err(_) => return None,
+        }
+        if Instant::now() >= deadline {
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+/// "exited with status 3", "was killed by SIGKILL".
+pub fn describe_status(status: &WaitStatus) -> String {
+    match status {
+        WaitStatus::Exited(_, code) => format!("exited with status {code}"),
+        WaitStatus::Signaled(_, sig, core) => format!(
+            "was killed by {}{}",
+            sig.as_str(),
+            if *core { " (core dumped)" } else { "" }
+        ),
+        other => format!("ended ({other:?})"),
+    }
+}
+
+/// The last lines the program wrote to `path` since `l` was launched, bounded to a few
+/// lines of a few hundred bytes each, so a program that wrote megabytes cannot flood the
+/// cron mail.
+pub fn stderr_tail(l: &Launched, path: &Path) -> String {
+    const MAX_BYTES: u64 = 2048;
+    const MAX_LINES: usize = 10;
+    const MAX_LINE: usize = 200;
+    let Ok(mut f) = File::open(path) else {
+        return String::new();
+    };
+    let len = f.metadata().map(|m| m.len()).unwrap_or(0);
+    let from = l.stderr_offset.max(len.saturating_sub(MAX_BYTES));
+    if from >= len || f.seek(SeekFrom::Start(from)).is_err() {
+        return String::new();
+    }
+    let mut buf = Vec::new();
+    let _ = f.take(MAX_BYTES).read_to_end(&mut buf);
+    let text = String::from_utf8_lossy(&buf);
+    let lines: Vec<&str> = text.lines().collect();
+    let skip = lines.len().saturating_sub(MAX_LINES);
+    let shown: Vec<String> = lines[skip..]
+        .iter()
+        .map(|l| {
+            if l.chars().count() > MAX_LINE {
+                format!("{}…", l.chars().take(MAX_LINE).collect::<String>())
+            } else {
+                (*l).to_string()
+            }
+        })
+        .collect();
+    if shown.is_empty() {
+        return String::new();
+    }
+    format!(
+        "; last lines of {}:\n  {}",
+        path.display(),
+        shown.join("\n  ")
+    )
+}
+
+/// The environment the program gets: ours (under cron, minimal), with `--env` applied.
+fn environment(overrides: &[(OsString, OsString)]) -> Vec<(OsString, OsString)> {
+    let mut env: Vec<(OsString, OsString)> = std::env::vars_os().collect();
+    for (k, v) in overrides {
+        match env.iter_mut().find(|(ek, _)| ek == k) {
+            Some(slot) => slot.1 = v.clone(),
+            None => env.push((k.clone(), v.clone())),
+        }
+    }
+    env
+}
+
+fn path_of(env: &[(OsString, OsString)]) -> Option<OsString> {
+    env.iter().find(|(k, _)| k == "PATH").map(|(_, v)| v.clone())
+}
+
+/// cron's own default, used when no PATH is set at all.
+const DEFAULT_PATH: &str = "/usr/bin:/bin";
+
+/// Finds the program as a shell would: a name with a `/` is a path (relative to `--chdir`
+/// when given, since the child changes directory before exec); a bare name is looked up in
+/// PATH, whose empty entries (meaning ".") are skipped as unsafe.
+///
+/// # Errors
+/// A sentence saying why the program cannot be run, naming it.
+pub fn resolve(name: &OsStr, path: Option<&OsStr>, chdir: Option<&Path>) -> std::result::Result<PathBuf, String> {
+    if name.is_empty() {
+        return Err("the program name is empty".into());
+    }
+    if name.as_bytes().contains(&b'/') {
+        let p = Path::new(name);
+        let full = match chdir {
+            Some(d) if p.is_relative() => d.join(p),
+            _ => p.to_path_buf(),
+        };
+        check_executable(&full)?;
+        return Ok(full);
+    }
+    let path = path.unwrap_or(OsStr::new(DEFAULT_PATH));
+    let mut denied = None;
+    for dir in path.as_bytes().split(|&b| b == b':').filter(|d| !d.is_empty()) {
+        let candidate = Path::new(OsStr::from_bytes(dir)).join(name);
+        match check_executable(&candidate) {
+            Ok(()) => return Ok(candidate),
+            Err(e) if candidate.exists() && denied.is_none() => denied = Some(e),
+            Err(_) => {}
+        }
+    }
+    Err(denied.unwrap_or_else(|| {
+        format!(
+            "{:?} was not found in PATH ({}); cron's PATH is short, so give the program's absolute path",
+            name.to_string_lossy(),
+            path.to_string_lossy()
+        )
+    }))
+}
+
+fn check_executable(p: &Path) -> std::result::Result<(), String> {
+    let meta = std::fs::metadata(p).map_err(|e| format!("{}: {}", p.display(), describe_io(&e)))?;
+    if meta.is_dir() {
+        return Err(format!("{} is a directory", p.display()));
+    }
+    if !meta.is_file() {
+        return Err(format!("{} is not a regular file", p.display()));
+    }
+    nix::unistd::access(p, nix::unistd::AccessFlags::X_OK).map_err(|_| {
+        format!(
+            "{} is not executable (mode {:o}); chmod +x it",
+            p.display(),
+            meta.permissions().mode() & 0o7777
+        )
+    })
+}
+
+fn check_dir(dir: &Path) -> std::result::Result<(), String> {
+    let meta = std::fs::metadata(dir).map_err(|e| format!("cannot use --chdir {}: {}", dir.display(), describe_io(&e)))?;
+    if !meta.is_dir() {
+        return Err(format!("cannot use --chdir {}: not a directory", dir.display()));
+    }
+    nix::unistd::access(dir, nix::unistd::AccessFlags::X_OK)
+        .map_err(|e| format!("cannot use --chdir {}: {}", dir.display(), describe_errno(e)))
+}
+
+/// Opens an output file for append, creating it if missing. In a directory others can
+/// write, a symlink planted at the path is not followed. A FIFO without a reader must not
+/// hang us, so the open is non-blocking; the flag is cleared again before the program
+/// inherits the descriptor.
+fn open_output(path: &Path) -> std::result::Result<File, String> {
+    let nofollow = if files::others_can_write(files::parent_dir(path)) {
+        libc::O_NOFOLLOW
+    } else {
+        0
+    };
+    let f = OpenOptions::new()
+        .append(true)
+        .create(true)
+        .mode(0o644)
+        .custom_flags(nofollow | libc::O_NONBLOCK | libc::O_NOCTTY)
+        .open(path)
+        .map_err(|e| format!("cannot open output file {}: {}", path.display(), describe_io(&e)))?;
+    let meta = f
+        .metadata()
+        .map_err(|e| format!("cannot open output file {}: {}", path.display(), describe_io(&e)))?;
+    if meta.is_dir() {
+        return Err(format!("cannot open output file {}: it is a directory", path.display()));
+    }
+    let _ = meta.mode();
+    let flags = nix::fcntl::fcntl(&f, nix::fcntl::FcntlArg::F_GETFL)
+        .map_err(|e| format!("cannot open output file {}: {}", path.display(), describe_errno(e)))?;
+    let flags = nix::fcntl::OFlag::from_bits_truncate(flags) - nix::fcntl::OFlag::O_NONBLOCK;
+    nix::fcntl::fcntl(&f, nix::fcntl::FcntlArg::F_SETFL(flags))
+        .map_err(|e| format!("cannot open output file {}: {}", path.display(), describe_errno(e)))?;
+    Ok(f)
+}
+
+fn cstring(s: &OsStr) -> std::result::Result<CString, String> {
+    CString::new(s.as_bytes().to_vec()).map_err(|_| format!("{:?} contains a NUL byte", s.to_string_lossy()))
+}
+
+/// For tests and callers that need an owned argv from strings.
+#[allow(dead_code)]
+pub fn argv_of(words: &[&str]) -> Vec<OsString> {
+    words.iter().map(|w| OsString::from_vec(w.as_bytes().to_vec())).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bare_names_resolve_through_path_like_a_shell() {
+        assert_eq!(resolve(OsStr::new("sh"), Some(OsStr::new("/usr/bin:/bin")), None).unwrap().file_name().unwrap(), "sh");
+        let e = resolve(OsStr::new("no-such-program-xyz"), Some(OsStr::new("/usr/bin:/bin")), None).unwrap_err();
+        assert!(e.contains("not found in PATH"), "{e}");
+        // An empty PATH entry is not ".": a file in the cwd is not found through it.
+        assert!(resolve(OsStr::new("Cargo.toml"), Some(OsStr::new(":")), None).is_err());
+    }
+
+    #[test]
+    fn paths_must_be_executable_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let plain = dir.path().join("plain");
+        std::fs::write(&plain, "#!/bin/sh\n").unwrap();
+        std::fs::set_permissions(&plain, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let e = resolve(plain.as_os_str(), None, None).unwrap_err();
+        assert!(e.contains("not executable"), "{e}");
+        let e = resolve(OsStr::new("/tmp"), None, None).unwrap_err();
+        assert!(e.contains("is a directory"), "{e}");
+        let e = resolve(OsStr::new("/no/such/prog"), None, None).unwrap_err();
+        assert!(e.contains("No such file or directory"), "{e}");
+        assert!(resolve(OsStr::new(""), None, None).is_err());
+    }
+
+    #[test]
+    fn relative_paths_resolve_against_chdir() {
+        assert_eq!(
+            resolve(OsStr::new("./sh"), None, Some(Path::new("/bin"))).unwrap(),
+            Path::new("/bin/./sh")
+        );
+    }
+
+    #[test]
+    fn argv_is_shown_with_quotes_where_needed() {
+        let argv = argv_of(&["/bin/echo", "a b", "it's", "", "x"]);
+        assert_eq!(show_argv(&argv), r"/bin/echo 'a b' 'it'\''s' '' x");
+    }
+
+    #[test]
+    fn env_overrides_replace_and_add() {
+        let env = environment(&[("WD_TEST_NEW".into(), "a b".into())]);
+        assert!(env.iter().any(|(k, v)| k == "WD_TEST_NEW" && v == "a b"));
+    }
+}

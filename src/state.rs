@@ -1,0 +1,300 @@
+//! The companion state file beside the PID file (`P.state`): the watchdog's only memory
+//! between runs.
+//!
+//! It records who the PID in the PID file is (its `Identity`), whether the job is meant to
+//! run (`Mode`), the recent launches for crash-loop counting, and how the program last
+//! ended. It is small line-oriented text (`key value`), written atomically, and read
+//! leniently: a file that is corrupt, truncated, empty, of another version or from another
+//! boot never stops a command. Unreadable content is treated as absent, and the
+//! adoption rule in `identity` takes over; the next write replaces it cleanly.
+//!
+//! ```text
+//! watchdog-state 1
+//! boot 6c1d...            the boot the identity and launch times belong to
+//! pid 4242
+//! start 1234567           start time of pid, clock ticks since boot
+//! mode running            running | stopped | parked
+//! since 1763900000        wall-clock seconds of the last mode change (for people)
+//! launches 812.5 873.1    CLOCK_BOOTTIME seconds of recent launches (this boot)
+//! last-exit exited with status 3
+//! cmd /home/me/app/run.sh --port 8080
+//! ```
+
+use std::fmt::Write as _;
+use std::path::Path;
+
+use crate::error::Result;
+use crate::files;
+use crate::pidfile::Pid;
+
+const HEADER: &str = "watchdog-state 1";
+
+/// Longest state file we read; ours are a few hundred bytes.
+pub const MAX_LEN: usize = 16 * 1024;
+
+/// At most this many launch times are kept, whatever `--max-launches` says, so that the
+/// file (and the healthy check's read of it) never grows.
+pub const MAX_HISTORY: usize = 64;
+
+/// Enough to recognise the process we launched or adopted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Identity {
+    pub pid: Pid,
+    pub start_ticks: u64,
+    pub boot_id: String,
+}
+
+/// What the user wants: the job runs, was stopped on purpose, or was parked after a crash
+/// loop. `check` relaunches only in `Running`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Mode {
+    #[default]
+    Running,
+    Stopped,
+    Parked,
+}
+
+impl Mode {
+    fn as_str(self) -> &'static str {
+        match self {
+            Mode::Running => "running",
+            Mode::Stopped => "stopped",
+            Mode::Parked => "parked",
+        }
+    }
+
+    fn parse(s: &str) -> Option<Mode> {
+        Some(match s {
+            "running" => Mode::Running,
+            "stopped" => Mode::Stopped,
+            "parked" => Mode::Parked,
+            _ => return None,
+        })
+    }
+}
+
+/// The whole state file.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct State {
+    /// The identity of the PID last recorded in the PID file (on `boot`).
+    pub identity: Option<Identity>,
+    pub mode: Mode,
+    /// Wall-clock seconds since the epoch when `mode` was last set.
+    pub since: Option<i64>,
+    /// `CLOCK_BOOTTIME` seconds of recent launches, oldest first, on the current boot.
+    pub launches: Vec<f64>,
+    /// How the program last ended, when the watchdog saw it ("exited with status 3").
+    pub last_exit: Option<String>,
+    /// The command line last launched, for messages and `status`.
+    pub cmd: Option<String>,
+}
+
+impl State {
+    /// Serialises to the documented text form.
+    pub fn render(&self, boot_id: &str) -> String {
+        let mut s = String::with_capacity(256);
+        let _ = writeln!(s, "{HEADER}");
+        let _ = writeln!(s, "boot {}", one_line(boot_id));
+        if let Some(id) = &self.identity {
+            let _ = writeln!(s, "pid {}", id.pid);
+            let _ = writeln!(s, "start {}", id.start_ticks);
+        }
+        let _ = writeln!(s, "mode {}", self.mode.as_str());
+        if let Some(t) = self.since {
+            let _ = writeln!(s, "since {t}");
+        }
+        if !self.launches.is_empty() {
+            let start = self.launches.len().saturating_sub(MAX_HISTORY);
+            let times: Vec<String> = self.launches[start..]
+                .iter()
+                .map(|t| format!("{t:.3}"))
+                .collect();
+            let _ = writeln!(s, "launches {}", times.join(" "));
+        }
+        if let Some(e) = &self.last_exit {
+            let _ = writeln!(s, "last-exit {}", one_line(e));
+        }
+        if let Some(c) = &self.cmd {
+            let _ = writeln!(s, "cmd {}", one_line(c));
+        }
+        s
+    }
+
+    /// Parses the text form. Returns `None` for anything that is not a whole, well-formed
+    /// state file of this version. Identity and launch times from a boot other than
+    /// `boot_id` are dropped; the mode ("stopped on purpose") survives a reboot.
+    pub fn parse(text: &[u8], boot_id: &str) -> Option<State> {
+        let text = std::str::from_utf8(text).ok()?;
+        let mut lines = text.lines();
+        if lines.next()? != HEADER || !text.ends_with('\n') {
+            return None;
+        }
+        let mut st = State::default();
+        let (mut boot, mut pid, mut start, mut mode) = (None, None, None, None);
+        for line in lines {
+            let (key, value) = line.split_once(' ').unwrap_or((line, ""));
+            match key {
+                "boot" => boot = Some(value),
+                "pid" => pid = Some(crate::pidfile::parse(value.as_bytes(), i32::MAX).ok()?),
+                "start" => start = Some(value.parse::<u64>().ok()?),
+                "mode" => mode = Some(Mode::parse(value)?),
+                "since" => st.since = Some(value.parse().ok()?),
+                "launches" => {
+                    st.launches = value
+                        .split(' ')
+                        .map(|t| t.parse::<f64>().ok().filter(|t| t.is_finite() && *t >= 0.0))
+                        .collect::<Option<Vec<f64>>>()?;
+                }
+                "last-exit" => st.last_exit = Some(value.to_string()),
+                "cmd" => st.cmd = Some(value.to_string()),
+                // Keys from a newer version are ignored, so a downgrade keeps working.
+                _ => {}
+            }
+        }
+        st.mode = mode?;
+        let boot = boot?;
+        if pid.is_some() != start.is_some() {
+            return None;
+        }
+        if boot == boot_id {
+            if let (Some(pid), Some(start_ticks)) = (pid, start) {
+                st.identity = Some(Identity {
+                    pid,
+                    start_ticks,
+                    boot_id: boot.to_string(),
+                });
+            }
+        } else {
+            st.launches.clear();
+        }
+        Some(st)
+    }
+
+    /// Launch times within the last `window` seconds of `now` (both `CLOCK_BOOTTIME`).
+    pub fn launches_within(&self, now: f64, window: f64) -> usize {
+        self.launches
+            .iter()
+            .filter(|&&t| t <= now && now - t < window)
+            .count()
+    }
+
+    /// Appends a launch time, keeping at most `MAX_HISTORY` and dropping times that lie in
+    /// the future (a state file copied from a machine with a longer uptime).
+    pub fn push_launch(&mut self, now: f64) {
+        self.launches.retain(|&t| t <= now);
+        self.launches.push(now);
+        let excess = self.launches.len().saturating_sub(MAX_HISTORY);
+        self.launches.drain(..excess);
+    }
+
+    /// Sets the mode and its timestamp.
+    pub fn set_mode(&mut self, mode: Mode) {
+        self.mode = mode;
+        self.since = Some(chrono::Utc::now().timestamp());
+    }
+}
+
+/// Reads the state file. Absent or corrupt content is `Ok(None)`.
+///
+/// # Errors
+/// Only what makes the file unsafe to trust (see `files::read_small`): a symlink, FIFO or
+/// huge file at the path, or, running as root, a file another user owns.
+pub fn read(path: &Path, boot_id: &str) -> Result<Option<State>> {
+    Ok(files::read_small(path, "state file", MAX_LEN)?.and_then(|f| State::parse(&f.bytes, boot_id)))
+}
+
+/// Writes the state file atomically and durably.
+///
+/// # Errors
+/// `Io` naming the state file and the cause.
+pub fn write(path: &Path, state: &State, boot_id: &str) -> Result<()> {
+    files::write_atomic(path, state.render(boot_id).as_bytes(), "state file")
+}
+
+/// Newlines would let a value forge keys; replace them.
+fn one_line(s: &str) -> String {
+    s.replace(['\n', '\r'], "\\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> State {
+        State {
+            identity: Some(Identity {
+                pid: Pid::new(4242).unwrap(),
+                start_ticks: 1234567,
+                boot_id: "b1".into(),
+            }),
+            mode: Mode::Stopped,
+            since: Some(1_763_900_000),
+            launches: vec![812.5, 873.125],
+            last_exit: Some("exited with status 3".into()),
+            cmd: Some("/bin/sleep 1000".into()),
+        }
+    }
+
+    #[test]
+    fn round_trips() {
+        let st = sample();
+        assert_eq!(State::parse(st.render("b1").as_bytes(), "b1"), Some(st));
+    }
+
+    #[test]
+    fn another_boot_drops_identity_and_history_but_keeps_the_mode() {
+        let st = State::parse(sample().render("b1").as_bytes(), "b2").unwrap();
+        assert_eq!(st.identity, None);
+        assert!(st.launches.is_empty());
+        assert_eq!(st.mode, Mode::Stopped);
+    }
+
+    #[test]
+    fn corrupt_truncated_empty_or_foreign_files_are_absent() {
+        let good = sample().render("b1");
+        let cut = &good[..good.len() / 2];
+        let bad: Vec<String> = vec![
+            String::new(),
+            "\n".into(),
+            "watchdog-state 2\nboot b1\nmode running\n".into(),
+            "garbage".into(),
+            cut.to_string(),
+            good.replace("mode stopped", "mode sleeping"),
+            good.replace("pid 4242", "pid -1"),
+            good.replace("pid 4242", "pid 1"),
+            good.replace("start 1234567", "start x"),
+            good.replace("launches 812.500 873.125", "launches NaN"),
+            good.replace("\nstart 1234567", ""),
+            good.replace("boot b1\n", ""),
+            good.trim_end().to_string(),
+        ];
+        for b in bad {
+            assert_eq!(State::parse(b.as_bytes(), "b1"), None, "{b:?}");
+        }
+        assert_eq!(State::parse(&[0xff, 0xfe], "b1"), None);
+    }
+
+    #[test]
+    fn a_newline_in_a_value_cannot_forge_a_key() {
+        let mut st = sample();
+        st.cmd = Some("evil\nmode running".into());
+        let back = State::parse(st.render("b1").as_bytes(), "b1").unwrap();
+        assert_eq!(back.mode, Mode::Stopped);
+    }
+
+    #[test]
+    fn history_is_bounded_and_windowed() {
+        let mut st = State::default();
+        for i in 0..200 {
+            st.push_launch(i as f64);
+        }
+        assert_eq!(st.launches.len(), MAX_HISTORY);
+        assert_eq!(st.launches_within(199.0, 10.0), 10);
+        // A clock that went "backwards" relative to recorded times (a copied file): future
+        // entries are not counted and are dropped at the next launch.
+        st.launches = vec![500.0, 600.0];
+        assert_eq!(st.launches_within(100.0, 1000.0), 0);
+        st.push_launch(100.0);
+        assert_eq!(st.launches, vec![100.0]);
+    }
+}

@@ -1,0 +1,297 @@
+//! The one module with `unsafe`: the raw fork that launches the program, and what the child
+//! does between fork and exec.
+//!
+//! Why not `std::process::Command`: its `spawn()` returns only after the child has exec'd, so
+//! the PID cannot be recorded before the program runs. A watchdog killed between spawn and
+//! recording would leave an unrecorded copy that the next run starts again (start-stop-daemon
+//! learned this, commit 29778da53). Here the child is *held*: after fork it sets up its
+//! session and signals, then blocks reading a pipe. The parent records the PID durably and
+//! only then writes the go byte. If the parent dies first, the pipe reaches EOF and the held
+//! child `_exit`s without ever running the program: there is never a copy whose PID is not
+//! on disk.
+//!
+//! Exec failures travel back on a second, close-on-exec pipe: EOF means exec succeeded; eight
+//! bytes (stage, errno) mean it did not, and `release` reports which step failed.
+//!
+//! Between fork and exec the child calls only async-signal-safe functions (signal-safety(7)):
+//! `close`, `setsid`, `sigaction`, `sigprocmask`, `read`, `write`, `dup2`, `chdir`, `umask`,
+//! `fcntl`, `execve`, `_exit`, and the raw `close_range` system call. Everything it needs
+//! (C strings, argv and envp arrays, the signal set, file descriptors) is prepared before
+//! fork; it allocates nothing, takes no lock, logs nothing and runs no destructor.
+
+#![allow(unsafe_code)]
+
+use std::ffi::CStr;
+use std::io;
+use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
+use std::os::raw::c_char;
+
+use crate::pidfile::Pid;
+
+/// Everything the child needs, prepared before fork.
+pub struct ChildSetup<'a> {
+    /// Absolute (or explicitly relative) path of the program, already resolved.
+    pub path: &'a CStr,
+    /// NULL-terminated argv.
+    pub argv: &'a [*const c_char],
+    /// NULL-terminated envp.
+    pub envp: &'a [*const c_char],
+    pub chdir: Option<&'a CStr>,
+    pub umask: Option<libc::mode_t>,
+    /// Descriptors to become 0, 1 and 2; all must be >= 3 (see `ensure_std_fds`).
+    pub stdin: BorrowedFd<'a>,
+    pub stdout: BorrowedFd<'a>,
+    pub stderr: BorrowedFd<'a>,
+}
+
+/// Which step of the child's set-up failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stage {
+    Redirect,
+    Chdir,
+    Exec,
+}
+
+/// A forked child waiting for the go byte.
+#[derive(Debug)]
+pub struct HeldChild {
+    pub pid: Pid,
+    go: OwnedFd,
+    report: OwnedFd,
+}
+
+/// Makes sure descriptors 0, 1 and 2 are open (on /dev/null if they were closed), so that no
+/// file we open later lands on them and gets clobbered by the child's `dup2`s.
+pub fn ensure_std_fds() {
+    for fd in 0..3 {
+        if nix::fcntl::fcntl(
+            // SAFETY: fd 0..3 is only probed with F_GETFD; no ownership is taken.
+            unsafe { BorrowedFd::borrow_raw(fd) },
+            nix::fcntl::FcntlArg::F_GETFD,
+        )
+        .is_err()
+        {
+            // Opened without CLOEXEC on purpose and never closed: it stands in for the
+            // missing standard descriptor. open() returns the lowest free fd, which is `fd`.
+            if let Ok(f) = std::fs::OpenOptions::new()
+                .read(true)
+                .write(true)
+                .open("/dev/null")
+            {
+                std::mem::forget(f);
+            }
+        }
+    }
+}
+
+fn pipe() -> io::Result<(OwnedFd, OwnedFd)> {
+    let (r, w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)?;
+    Ok((r, w))
+}
+
+/// Forks a child that sets up its session and signals and then waits for `release`.
+///
+/// # Errors
+/// When pipe or fork fail (EAGAIN: too many processes; ENOMEM).
+pub fn spawn_held(setup: &ChildSetup<'_>) -> io::Result<HeldChild> {
+    let (go_r, go_w) = pipe()?;
+    let (report_r, report_w) = pipe()?;
+    let raw = (
+        go_r.as_raw_fd(),
+        go_w.as_raw_fd(),
+        report_r.as_raw_fd(),
+        report_w.as_raw_fd(),
+    );
+    // An empty signal set, built before fork (sigemptyset is async-signal-safe anyway).
+    let empty = nix::sys::signal::SigSet::empty();
+    let empty: &libc::sigset_t = empty.as_ref();
+
+    // SAFETY: fork is sound here because the child runs only `held_child`, which calls
+    // nothing but async-signal-safe functions on data prepared before the fork (see the
+    // module doc and held_child's own comments) and leaves by execve or _exit, so no Rust
+    // destructor, allocator or lock of the parent's runs in the child. The watchdog is
+    // single-threaded, so no other thread's lock can be held at fork time either.
+    let pid = unsafe { libc::fork() };
+    if pid < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    if pid == 0 {
+        // SAFETY: we are the child of a fork; see held_child.
+        unsafe { held_child(setup, raw, empty) }
+    }
+    drop(go_r);
+    drop(report_w);
+    Ok(HeldChild {
+        pid: Pid::new(pid).expect("fork returned a PID the kernel may give a process"),
+        go: go_w,
+        report: report_r,
+    })
+}
+
+/// The child's whole life between fork and exec.
+///
+/// # Safety
+/// Must be called only in the child of a fork, and never returns.
+unsafe fn held_child(
+    s: &ChildSetup<'_>,
+    (go_r, go_w, report_r, report_w): (RawFd, RawFd, RawFd, RawFd),
+    empty: &libc::sigset_t,
+) -> ! {
+    // SAFETY: each call below is async-signal-safe (signal-safety(7)) and works on values
+    // prepared before fork. The pointers come from live borrows of the parent's memory,
+    // which the child's copy of the address space still holds.
+    unsafe {
+        // The parent's ends must be closed here: our copy of the write end would keep the go
+        // pipe from ever reaching EOF if the parent died.
+        libc::close(go_w);
+        libc::close(report_r);
+
+        // A new session: the program leads it and its own process group, has no controlling
+        // terminal, and `stop` can find everything it starts by session id.
+        libc::setsid();
+
+        // Default disposition for every signal (cron or a shell may have ignored some, and
+        // ignored dispositions survive exec), then SIGHUP ignored as nohup does. Errors for
+        // SIGKILL, SIGSTOP and libc's reserved real-time signals are expected and harmless.
+        let mut dfl: libc::sigaction = std::mem::zeroed();
+        dfl.sa_sigaction = libc::SIG_DFL;
+        for sig in 1..=64 {
+            libc::sigaction(sig, &dfl, std::ptr::null_mut());
+        }
+        let mut ign: libc::sigaction = std::mem::zeroed();
+        ign.sa_sigaction = libc::SIG_IGN;
+        libc::sigaction(libc::SIGHUP, &ign, std::ptr::null_mut());
+        // An empty mask: std's Command inherits the mask (rust-lang/rust#101077); we don't.
+        libc::sigprocmask(libc::SIG_SETMASK, empty, std::ptr::null_mut());
+
+        // Wait for the parent to record our PID. EOF (parent gone) or an error: leave
+        // without running the program.
+        let mut byte = 0u8;
+        loop {
+            let n = libc::read(go_r, (&raw mut byte).cast(), 1);
+            if n == 1 {
+                break;
+            }
+            if n < 0 && *libc::__errno_location() == libc::EINTR {
+                continue;
+            }
+            libc::_exit(0);
+        }
+
+        // stdin, stdout, stderr. The sources are >= 3, so no dup2 clobbers another's source.
+        if libc::dup2(s.stdin.as_raw_fd(), 0) < 0
+            || libc::dup2(s.stdout.as_raw_fd(), 1) < 0
+            || libc::dup2(s.stderr.as_raw_fd(), 2) < 0
+        {
+            report(report_w, Stage::Redirect);
+        }
+        if let Some(dir) = s.chdir {
+            if libc::chdir(dir.as_ptr()) < 0 {
+                report(report_w, Stage::Chdir);
+            }
+        }
+        if let Some(mask) = s.umask {
+            libc::umask(mask);
+        }
+
+        // No descriptor but 0, 1, 2 may reach the program: not cron's pipes (cron waits for
+        // EOF on them, so a leaked one keeps the job open forever), not the lock. Mark
+        // everything from 3 up close-on-exec rather than closing it: the report pipe must
+        // stay open until the exec succeeds, and closing it would make a failed exec look
+        // like success (the bug PITFALLS.md describes for close_range in pre_exec).
+        let r = libc::syscall(
+            libc::SYS_close_range,
+            3u32,
+            u32::MAX,
+            libc::CLOSE_RANGE_CLOEXEC,
+        );
+        if r < 0 {
+            // Kernels before 5.11: mark each possible descriptor. Bounded by the soft limit,
+            // read here with getrlimit (a plain system call).
+            let mut lim: libc::rlimit = std::mem::zeroed();
+            let max = if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) == 0 {
+                lim.rlim_cur.min(1 << 20) as RawFd
+            } else {
+                4096
+            };
+            for fd in 3..max {
+                libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC);
+            }
+        }
+
+        libc::execve(s.path.as_ptr(), s.argv.as_ptr(), s.envp.as_ptr());
+        report(report_w, Stage::Exec);
+    }
+}
+
+/// Sends (stage, errno) to the parent and exits with 127, as a shell does when it cannot
+/// run a command.
+///
+/// # Safety
+/// Only in the held child; async-signal-safe (write, _exit).
+unsafe fn report(fd: RawFd, stage: Stage) -> ! {
+    // SAFETY: errno is thread-local and readable; write and _exit are async-signal-safe.
+    unsafe {
+        let errno = *libc::__errno_location();
+        let mut msg = [0u8; 8];
+        msg[..4].copy_from_slice(&(stage as i32).to_ne_bytes());
+        msg[4..].copy_from_slice(&errno.to_ne_bytes());
+        libc::write(fd, msg.as_ptr().cast(), msg.len());
+        libc::_exit(127)
+    }
+}
+
+impl HeldChild {
+    /// Lets the child go on to exec, and waits until it has (or has failed to).
+    ///
+    /// # Errors
+    /// `(stage, errno)` when the child could not redirect, chdir or exec; the child has
+    /// then exited with 127 and been reaped.
+    pub fn release(self) -> Result<Pid, (Stage, nix::errno::Errno)> {
+        let HeldChild { pid, go, report } = self;
+        // EPIPE here means the child already died (a signal); the grace watch will see it.
+        let _ = nix::unistd::write(&go, b"g");
+        drop(go);
+        let mut msg = [0u8; 8];
+        let mut got = 0;
+        while got < msg.len() {
+            match nix::unistd::read(&report, &mut msg[got..]) {
+                Ok(0) => break,
+                Ok(n) => got += n,
+                Err(nix::errno::Errno::EINTR) => continue,
+                Err(_) => break,
+            }
+        }
+        if got < msg.len() {
+            return Ok(pid);
+        }
+        let stage = match i32::from_ne_bytes([msg[0], msg[1], msg[2], msg[3]]) {
+            x if x == Stage::Redirect as i32 => Stage::Redirect,
+            x if x == Stage::Chdir as i32 => Stage::Chdir,
+            _ => Stage::Exec,
+        };
+        let errno = nix::errno::Errno::from_raw(i32::from_ne_bytes([msg[4], msg[5], msg[6], msg[7]]));
+        let _ = nix::sys::wait::waitpid(pid.nix(), None);
+        Err((stage, errno))
+    }
+
+    /// Lets the child go without running the program (recording its PID failed): closing
+    /// the go pipe makes it `_exit(0)`; we reap it so no zombie is left.
+    pub fn abandon(self) {
+        let HeldChild { pid, go, report } = self;
+        drop(go);
+        drop(report);
+        let _ = nix::sys::wait::waitpid(pid.nix(), None);
+    }
+}
+
+/// Duplicates `fd` onto the lowest free descriptor >= 3, close-on-exec, so that the child's
+/// `dup2` onto 0, 1, 2 can never overwrite another source descriptor.
+///
+/// # Errors
+/// EMFILE and the like.
+pub fn dup_above_stdio(fd: BorrowedFd<'_>) -> io::Result<OwnedFd> {
+    let raw = nix::fcntl::fcntl(fd, nix::fcntl::FcntlArg::F_DUPFD_CLOEXEC(3))?;
+    // SAFETY: F_DUPFD_CLOEXEC returned a new descriptor that nothing else owns.
+    Ok(unsafe { OwnedFd::from_raw_fd(raw) })
+}
