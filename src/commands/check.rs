@@ -66,13 +66,18 @@ pub fn run(a: &LaunchArgs) -> Result<Exit> {
             return Ok(Exit::Failed);
         }
 
+        let first = matches!(job.verdict, Verdict::NoPidFile) && job.state.cmd.is_none();
         let launched = launch::launch(&spec, &paths, &mut job.state, &job.boot_id, held)?;
         let pid = super::watch_grace(&spec, &mut job, &launched)?;
-        let old = match &job.verdict {
-            Verdict::Gone { pid, .. } => format!(" (old pid {pid})"),
-            _ => String::new(),
-        };
-        eprintln!("watchdog: {program}{old} {why_not}; relaunched as pid {pid}");
+        match &job.verdict {
+            _ if first => {
+                eprintln!("watchdog: started {program} as pid {pid} (first launch)");
+            }
+            Verdict::Gone { pid: old, .. } => {
+                eprintln!("watchdog: {program} (old pid {old}) {why_not}; relaunched as pid {pid}");
+            }
+            _ => eprintln!("watchdog: {program} {why_not}; relaunched as pid {pid}"),
+        }
         Ok(Exit::Ok)
     })
 }

@@ -1,0 +1,46 @@
+//! `watchdog`: keeps a program alive from crontab, with nothing resident.
+//!
+//! The binary is `src/main.rs`; this library holds everything else so that the fuzz
+//! targets and benchmarks can reach the parsers.
+//!
+//! # Theory of operation
+//! Every run is short-lived and does the same steps, under a lock so that any number of
+//! runs (cron's check, a user's stop, an overlapping slow check) act one at a time:
+//!
+//! 1. **Lock** `P.lock` (`lock.rs`), waiting at most `--wait`; a held lock names its holder.
+//! 2. **Read** the PID file strictly (`pidfile.rs`, `files.rs`) and the state beside it
+//!    (`state.rs`): what we launched, whether it is meant to run, recent launches.
+//! 3. **Verify** the PID (`identity.rs`): alive, not a zombie, ours (not EPERM), and the
+//!    same process we recorded (start time and boot id), or adoptable by the PID file's age.
+//! 4. Healthy: exit 0 and print nothing. Stopped on purpose: the same. Parked after a crash
+//!    loop: exit 1, silently (it said so once when it parked).
+//! 5. **Relaunch** (`launch.rs`, `sys.rs`): fork a held child in a new session with clean
+//!    signals and only fds 0-2; record its identity and PID durably; only then let it exec.
+//! 6. **Grace**: watch the child for `--grace`; a death is reported with its status and the
+//!    tail of its stderr. Then exit: nothing of the watchdog stays behind.
+//!
+//! `stop` (`commands/stop.rs`) marks the job stopped before it signals, then walks the
+//! ladder over the program's whole session through pidfds. `main` only parses, runs and maps
+//! the outcome to an exit code (`exit.rs` is the only mapping).
+
+#![deny(unsafe_code)]
+
+pub mod cli;
+pub mod clock;
+pub mod commands;
+pub mod duration;
+pub mod error;
+pub mod eventlog;
+pub mod exit;
+pub mod files;
+pub mod identity;
+pub mod job;
+pub mod ladder;
+pub mod launch;
+pub mod lock;
+pub mod paths;
+pub mod pidfd;
+pub mod pidfile;
+pub mod signame;
+pub mod state;
+pub mod sys;
