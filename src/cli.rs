@@ -211,7 +211,14 @@ mod tests {
     #[test]
     fn help_documents_every_exit_code() {
         let help = Cli::command().render_long_help().to_string();
-        for code in ["0  success", "1  failure", "2  usage", "3  status", "4  status", "5  busy"] {
+        for code in [
+            "0  success",
+            "1  failure",
+            "2  usage",
+            "3  status",
+            "4  status",
+            "5  busy",
+        ] {
             assert!(help.contains(code), "{code}");
         }
     }

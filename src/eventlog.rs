@@ -51,7 +51,11 @@ pub fn open(path: &Path, command: &'static str) {
         .set_thread_level(LevelFilter::Off)
         .set_location_level(LevelFilter::Off);
     let _ = cfg.set_time_offset_to_local();
-    let _ = WriteLogger::init(LevelFilter::Info, cfg.build(), LineWriter::new(file, command));
+    let _ = WriteLogger::init(
+        LevelFilter::Info,
+        cfg.build(),
+        LineWriter::new(file, command),
+    );
 }
 
 /// Prefixes each record with the watchdog's PID and command, and writes each line with a

@@ -86,7 +86,9 @@ pub fn read_stat(pid: Pid) -> io::Result<Option<ProcStat>> {
 
 /// The owner of a live process (the uid of `/proc/PID`), if it can be read.
 pub fn owner(pid: Pid) -> Option<u32> {
-    std::fs::metadata(format!("/proc/{pid}")).ok().map(|m| m.uid())
+    std::fs::metadata(format!("/proc/{pid}"))
+        .ok()
+        .map(|m| m.uid())
 }
 
 /// The program's command line (`/proc/PID/cmdline`), for messages.

@@ -3,6 +3,7 @@
 
 use crate::clock;
 use crate::error::{Error, Result};
+use crate::files::Durability;
 use crate::identity::{self, Gone, Liveness, Verified};
 use crate::paths::Paths;
 use crate::pidfd::Handle;
@@ -76,15 +77,15 @@ impl Job {
             v.pid,
             self.paths.pidfile.display()
         );
-        state::write(&self.paths.state, &self.state, &self.boot_id)
+        self.save(Durability::Atomic)
     }
 
-    /// Writes the state file.
+    /// Writes the state file; `Synced` for marks that must survive a power cut.
     ///
     /// # Errors
     /// `Io` naming the state file.
-    pub fn save(&self) -> Result<()> {
-        state::write(&self.paths.state, &self.state, &self.boot_id)
+    pub fn save(&self, durability: Durability) -> Result<()> {
+        state::write(&self.paths.state, &self.state, &self.boot_id, durability)
     }
 
     /// The program's name for messages: the recorded command line, or the process's own.

@@ -65,7 +65,15 @@ mod tests {
 
     #[test]
     fn refuses_malformed_ladders() {
-        for s in ["", "INT", "INT/1/TERM", "INT//TERM/1", "FOO/1", "INT/x", "/"] {
+        for s in [
+            "",
+            "INT",
+            "INT/1/TERM",
+            "INT//TERM/1",
+            "FOO/1",
+            "INT/x",
+            "/",
+        ] {
             assert!(parse(s).is_err(), "{s}");
         }
     }

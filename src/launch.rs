@@ -58,8 +58,7 @@ pub fn show_argv(argv: &[OsString]) -> String {
         .map(|a| {
             let s = a.to_string_lossy();
             if !s.is_empty()
-                && s
-                    .bytes()
+                && s.bytes()
                     .all(|b| b.is_ascii_alphanumeric() || b"/._-=:,+@%".contains(&b))
             {
                 s.into_owned()
@@ -86,7 +85,13 @@ pub struct Launched {
 /// `Program` when the program, its directory or its output files are unusable (nothing was
 /// launched); `Io` when the PID file or state cannot be written (nothing was launched);
 /// `UnsafeFile` when the lock was lost.
-pub fn launch(spec: &Spec, paths: &Paths, st: &mut State, boot_id: &str, held: &Held) -> Result<Launched> {
+pub fn launch(
+    spec: &Spec,
+    paths: &Paths,
+    st: &mut State,
+    boot_id: &str,
+    held: &Held,
+) -> Result<Launched> {
     let program = spec.display();
     let fail = |reason: String| Error::Program {
         program: program.clone(),
@@ -94,22 +99,30 @@ pub fn launch(spec: &Spec, paths: &Paths, st: &mut State, boot_id: &str, held: &
     };
 
     let env = environment(&spec.env);
-    let exe = resolve(&spec.argv[0], path_of(&env).as_deref(), spec.chdir.as_deref())
-        .map_err(&fail)?;
+    let exe = resolve(
+        &spec.argv[0],
+        path_of(&env).as_deref(),
+        spec.chdir.as_deref(),
+    )
+    .map_err(&fail)?;
     if let Some(dir) = &spec.chdir {
         check_dir(dir).map_err(&fail)?;
     }
     let stdout = open_output(&paths.stdout).map_err(&fail)?;
     let stderr = open_output(&paths.stderr).map_err(&fail)?;
     let stderr_offset = stderr.metadata().map(|m| m.len()).unwrap_or(0);
-    let devnull = File::open("/dev/null").map_err(|e| fail(format!("cannot open /dev/null: {}", describe_io(&e))))?;
+    let devnull = File::open("/dev/null")
+        .map_err(|e| fail(format!("cannot open /dev/null: {}", describe_io(&e))))?;
     if let Some(fs) = crate::lock::network_fs(files::parent_dir(&paths.pidfile)) {
         eprintln!(
             "watchdog: warning: {} is on {fs}, where file locks are emulated and may not \
              serialise runs; keep the PID file on a local disk (e.g. under /tmp or /var/tmp)",
             paths.pidfile.display()
         );
-        log::warn!("PID file {} is on a network filesystem ({fs})", paths.pidfile.display());
+        log::warn!(
+            "PID file {} is on a network filesystem ({fs})",
+            paths.pidfile.display()
+        );
     }
 
     // Everything the child needs, built before fork.
@@ -130,16 +143,29 @@ pub fn launch(spec: &Spec, paths: &Paths, st: &mut State, boot_id: &str, held: &
         })
         .collect::<std::result::Result<_, _>>()
         .map_err(&fail)?;
-    let argv: Vec<*const libc::c_char> = c_args.iter().map(|c| c.as_ptr()).chain([std::ptr::null()]).collect();
-    let envp: Vec<*const libc::c_char> = c_env.iter().map(|c| c.as_ptr()).chain([std::ptr::null()]).collect();
+    let argv: Vec<*const libc::c_char> = c_args
+        .iter()
+        .map(|c| c.as_ptr())
+        .chain([std::ptr::null()])
+        .collect();
+    let envp: Vec<*const libc::c_char> = c_env
+        .iter()
+        .map(|c| c.as_ptr())
+        .chain([std::ptr::null()])
+        .collect();
     let c_dir = match &spec.chdir {
         Some(d) => Some(cstring(d.as_os_str()).map_err(&fail)?),
         None => None,
     };
     let dup = |f: &File, what: &str| {
-        sys::dup_above_stdio(f.as_fd()).map_err(|e| fail(format!("cannot duplicate {what}: {}", describe_io(&e))))
+        sys::dup_above_stdio(f.as_fd())
+            .map_err(|e| fail(format!("cannot duplicate {what}: {}", describe_io(&e))))
     };
-    let (fd0, fd1, fd2) = (dup(&devnull, "/dev/null")?, dup(&stdout, "stdout")?, dup(&stderr, "stderr")?);
+    let (fd0, fd1, fd2) = (
+        dup(&devnull, "/dev/null")?,
+        dup(&stdout, "stdout")?,
+        dup(&stderr, "stderr")?,
+    );
     let setup = sys::ChildSetup {
         path: &c_exe,
         argv: &argv,
@@ -152,8 +178,10 @@ pub fn launch(spec: &Spec, paths: &Paths, st: &mut State, boot_id: &str, held: &
     };
 
     held.still_held()?;
-    let child = sys::spawn_held(&setup).map_err(|e| fail(format!("cannot fork: {}", describe_io(&e))))?;
+    let child =
+        sys::spawn_held(&setup).map_err(|e| fail(format!("cannot fork: {}", describe_io(&e))))?;
     let pid = child.pid;
+    crate::fault::point("forked");
 
     // Record before release. The held child exists and is unreaped, so its /proc entry and
     // start time are there to read, and its PID cannot be reused while we hold it.
@@ -166,12 +194,22 @@ pub fn launch(spec: &Spec, paths: &Paths, st: &mut State, boot_id: &str, held: &
             start_ticks: stat.start_ticks,
             boot_id: boot_id.to_string(),
         });
+        // A change of mode (start after stop) must survive a power cut; a relaunch in
+        // Running mode records only boot-bound facts (see `files`).
+        let durability = if st.mode == Mode::Running {
+            files::Durability::Atomic
+        } else {
+            files::Durability::Synced
+        };
         st.set_mode(Mode::Running);
         st.push_launch(clock::boot_now());
         st.cmd = Some(program.clone());
         held.still_held()?;
-        state::write(&paths.state, st, boot_id)?;
-        pidfile::write(&paths.pidfile, pid)
+        state::write(&paths.state, st, boot_id, durability)?;
+        crate::fault::point("state-written");
+        pidfile::write(&paths.pidfile, pid)?;
+        crate::fault::point("recorded");
+        Ok(())
     })();
     if let Err(e) = recorded {
         child.abandon();
@@ -182,23 +220,30 @@ pub fn launch(spec: &Spec, paths: &Paths, st: &mut State, boot_id: &str, held: &
     match child.release() {
         Ok(pid) => {
             log::info!("launched {program} as pid {pid}");
+            crate::fault::point("released");
             Ok(Launched { pid, stderr_offset })
         }
         Err((stage, errno)) => {
             let what = match stage {
-                sys::Stage::Exec => format!("cannot execute {}: {}", exe.display(), describe_errno(errno)),
+                sys::Stage::Exec => format!(
+                    "cannot execute {}: {}",
+                    exe.display(),
+                    describe_errno(errno)
+                ),
                 sys::Stage::Chdir => format!(
                     "cannot change to directory {}: {}",
                     spec.chdir.as_deref().unwrap_or(Path::new("?")).display(),
                     describe_errno(errno)
                 ),
-                sys::Stage::Redirect => format!("cannot redirect output: {}", describe_errno(errno)),
+                sys::Stage::Redirect => {
+                    format!("cannot redirect output: {}", describe_errno(errno))
+                }
             };
             // The PID file must not name a process that never ran.
             st.identity = None;
             st.last_exit = Some(what.clone());
             let _ = files::remove(&paths.pidfile, "PID file");
-            let _ = state::write(&paths.state, st, boot_id);
+            let _ = state::write(&paths.state, st, boot_id, files::Durability::Atomic);
             log::error!("launch of {program} failed: {what}");
             Err(fail(what))
         }
@@ -295,7 +340,9 @@ fn environment(overrides: &[(OsString, OsString)]) -> Vec<(OsString, OsString)> 
 }
 
 fn path_of(env: &[(OsString, OsString)]) -> Option<OsString> {
-    env.iter().find(|(k, _)| k == "PATH").map(|(_, v)| v.clone())
+    env.iter()
+        .find(|(k, _)| k == "PATH")
+        .map(|(_, v)| v.clone())
 }
 
 /// cron's own default, used when no PATH is set at all.
@@ -307,7 +354,11 @@ const DEFAULT_PATH: &str = "/usr/bin:/bin";
 ///
 /// # Errors
 /// A sentence saying why the program cannot be run, naming it.
-pub fn resolve(name: &OsStr, path: Option<&OsStr>, chdir: Option<&Path>) -> std::result::Result<PathBuf, String> {
+pub fn resolve(
+    name: &OsStr,
+    path: Option<&OsStr>,
+    chdir: Option<&Path>,
+) -> std::result::Result<PathBuf, String> {
     if name.is_empty() {
         return Err("the program name is empty".into());
     }
@@ -322,7 +373,11 @@ pub fn resolve(name: &OsStr, path: Option<&OsStr>, chdir: Option<&Path>) -> std:
     }
     let path = path.unwrap_or(OsStr::new(DEFAULT_PATH));
     let mut denied = None;
-    for dir in path.as_bytes().split(|&b| b == b':').filter(|d| !d.is_empty()) {
+    for dir in path
+        .as_bytes()
+        .split(|&b| b == b':')
+        .filter(|d| !d.is_empty())
+    {
         let candidate = Path::new(OsStr::from_bytes(dir)).join(name);
         match check_executable(&candidate) {
             Ok(()) => return Ok(candidate),
@@ -357,12 +412,21 @@ fn check_executable(p: &Path) -> std::result::Result<(), String> {
 }
 
 fn check_dir(dir: &Path) -> std::result::Result<(), String> {
-    let meta = std::fs::metadata(dir).map_err(|e| format!("cannot use --chdir {}: {}", dir.display(), describe_io(&e)))?;
+    let meta = std::fs::metadata(dir)
+        .map_err(|e| format!("cannot use --chdir {}: {}", dir.display(), describe_io(&e)))?;
     if !meta.is_dir() {
-        return Err(format!("cannot use --chdir {}: not a directory", dir.display()));
+        return Err(format!(
+            "cannot use --chdir {}: not a directory",
+            dir.display()
+        ));
     }
-    nix::unistd::access(dir, nix::unistd::AccessFlags::X_OK)
-        .map_err(|e| format!("cannot use --chdir {}: {}", dir.display(), describe_errno(e)))
+    nix::unistd::access(dir, nix::unistd::AccessFlags::X_OK).map_err(|e| {
+        format!(
+            "cannot use --chdir {}: {}",
+            dir.display(),
+            describe_errno(e)
+        )
+    })
 }
 
 /// Opens an output file for append, creating it if missing. In a directory others can
@@ -381,30 +445,57 @@ fn open_output(path: &Path) -> std::result::Result<File, String> {
         .mode(0o644)
         .custom_flags(nofollow | libc::O_NONBLOCK | libc::O_NOCTTY)
         .open(path)
-        .map_err(|e| format!("cannot open output file {}: {}", path.display(), describe_io(&e)))?;
-    let meta = f
-        .metadata()
-        .map_err(|e| format!("cannot open output file {}: {}", path.display(), describe_io(&e)))?;
+        .map_err(|e| {
+            format!(
+                "cannot open output file {}: {}",
+                path.display(),
+                describe_io(&e)
+            )
+        })?;
+    let meta = f.metadata().map_err(|e| {
+        format!(
+            "cannot open output file {}: {}",
+            path.display(),
+            describe_io(&e)
+        )
+    })?;
     if meta.is_dir() {
-        return Err(format!("cannot open output file {}: it is a directory", path.display()));
+        return Err(format!(
+            "cannot open output file {}: it is a directory",
+            path.display()
+        ));
     }
     let _ = meta.mode();
-    let flags = nix::fcntl::fcntl(&f, nix::fcntl::FcntlArg::F_GETFL)
-        .map_err(|e| format!("cannot open output file {}: {}", path.display(), describe_errno(e)))?;
+    let flags = nix::fcntl::fcntl(&f, nix::fcntl::FcntlArg::F_GETFL).map_err(|e| {
+        format!(
+            "cannot open output file {}: {}",
+            path.display(),
+            describe_errno(e)
+        )
+    })?;
     let flags = nix::fcntl::OFlag::from_bits_truncate(flags) - nix::fcntl::OFlag::O_NONBLOCK;
-    nix::fcntl::fcntl(&f, nix::fcntl::FcntlArg::F_SETFL(flags))
-        .map_err(|e| format!("cannot open output file {}: {}", path.display(), describe_errno(e)))?;
+    nix::fcntl::fcntl(&f, nix::fcntl::FcntlArg::F_SETFL(flags)).map_err(|e| {
+        format!(
+            "cannot open output file {}: {}",
+            path.display(),
+            describe_errno(e)
+        )
+    })?;
     Ok(f)
 }
 
 fn cstring(s: &OsStr) -> std::result::Result<CString, String> {
-    CString::new(s.as_bytes().to_vec()).map_err(|_| format!("{:?} contains a NUL byte", s.to_string_lossy()))
+    CString::new(s.as_bytes().to_vec())
+        .map_err(|_| format!("{:?} contains a NUL byte", s.to_string_lossy()))
 }
 
 /// For tests and callers that need an owned argv from strings.
 #[allow(dead_code)]
 pub fn argv_of(words: &[&str]) -> Vec<OsString> {
-    words.iter().map(|w| OsString::from_vec(w.as_bytes().to_vec())).collect()
+    words
+        .iter()
+        .map(|w| OsString::from_vec(w.as_bytes().to_vec()))
+        .collect()
 }
 
 #[cfg(test)]
@@ -413,8 +504,19 @@ mod tests {
 
     #[test]
     fn bare_names_resolve_through_path_like_a_shell() {
-        assert_eq!(resolve(OsStr::new("sh"), Some(OsStr::new("/usr/bin:/bin")), None).unwrap().file_name().unwrap(), "sh");
-        let e = resolve(OsStr::new("no-such-program-xyz"), Some(OsStr::new("/usr/bin:/bin")), None).unwrap_err();
+        assert_eq!(
+            resolve(OsStr::new("sh"), Some(OsStr::new("/usr/bin:/bin")), None)
+                .unwrap()
+                .file_name()
+                .unwrap(),
+            "sh"
+        );
+        let e = resolve(
+            OsStr::new("no-such-program-xyz"),
+            Some(OsStr::new("/usr/bin:/bin")),
+            None,
+        )
+        .unwrap_err();
         assert!(e.contains("not found in PATH"), "{e}");
         // An empty PATH entry is not ".": a file in the cwd is not found through it.
         assert!(resolve(OsStr::new("Cargo.toml"), Some(OsStr::new(":")), None).is_err());

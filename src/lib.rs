@@ -32,6 +32,7 @@ pub mod duration;
 pub mod error;
 pub mod eventlog;
 pub mod exit;
+pub mod fault;
 pub mod files;
 pub mod identity;
 pub mod job;

@@ -84,7 +84,10 @@ mod tests {
             Some(Path::new("o")),
             Some(Path::new("l")),
         );
-        assert_eq!((p.stdout.as_path(), p.stderr.as_path()), (Path::new("o"), Path::new("o")));
+        assert_eq!(
+            (p.stdout.as_path(), p.stderr.as_path()),
+            (Path::new("o"), Path::new("o"))
+        );
         assert_eq!(p.log, Path::new("l"));
     }
 }

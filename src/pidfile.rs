@@ -135,12 +135,18 @@ pub fn read(path: &Path) -> Result<Content> {
     }
 }
 
-/// Records `pid` at `path` atomically and durably.
+/// Records `pid` at `path` atomically (not synced: see `files` on why launch records are
+/// not).
 ///
 /// # Errors
 /// `Io` naming the PID file and the cause.
 pub fn write(path: &Path, pid: Pid) -> Result<()> {
-    files::write_atomic(path, format!("{pid}\n").as_bytes(), "PID file")
+    files::write_atomic(
+        path,
+        format!("{pid}\n").as_bytes(),
+        "PID file",
+        files::Durability::Atomic,
+    )
 }
 
 #[cfg(test)]

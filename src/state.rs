@@ -24,7 +24,7 @@ use std::fmt::Write as _;
 use std::path::Path;
 
 use crate::error::Result;
-use crate::files;
+use crate::files::{self, Durability};
 use crate::pidfile::Pid;
 
 const HEADER: &str = "watchdog-state 1";
@@ -200,15 +200,21 @@ impl State {
 /// Only what makes the file unsafe to trust (see `files::read_small`): a symlink, FIFO or
 /// huge file at the path, or, running as root, a file another user owns.
 pub fn read(path: &Path, boot_id: &str) -> Result<Option<State>> {
-    Ok(files::read_small(path, "state file", MAX_LEN)?.and_then(|f| State::parse(&f.bytes, boot_id)))
+    Ok(files::read_small(path, "state file", MAX_LEN)?
+        .and_then(|f| State::parse(&f.bytes, boot_id)))
 }
 
-/// Writes the state file atomically and durably.
+/// Writes the state file atomically, and synced when `durability` says so.
 ///
 /// # Errors
 /// `Io` naming the state file and the cause.
-pub fn write(path: &Path, state: &State, boot_id: &str) -> Result<()> {
-    files::write_atomic(path, state.render(boot_id).as_bytes(), "state file")
+pub fn write(path: &Path, state: &State, boot_id: &str, durability: Durability) -> Result<()> {
+    files::write_atomic(
+        path,
+        state.render(boot_id).as_bytes(),
+        "state file",
+        durability,
+    )
 }
 
 /// Newlines would let a value forge keys; replace them.

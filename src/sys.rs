@@ -270,7 +270,8 @@ impl HeldChild {
             x if x == Stage::Chdir as i32 => Stage::Chdir,
             _ => Stage::Exec,
         };
-        let errno = nix::errno::Errno::from_raw(i32::from_ne_bytes([msg[4], msg[5], msg[6], msg[7]]));
+        let errno =
+            nix::errno::Errno::from_raw(i32::from_ne_bytes([msg[4], msg[5], msg[6], msg[7]]));
         let _ = nix::sys::wait::waitpid(pid.nix(), None);
         Err((stage, errno))
     }

@@ -7,6 +7,7 @@
 use crate::cli::LaunchArgs;
 use crate::error::Result;
 use crate::exit::Exit;
+use crate::files::Durability;
 use crate::job::{Job, Verdict, describe_gone};
 use crate::lock::{self, Access};
 use crate::state::Mode;
@@ -27,7 +28,10 @@ pub fn run(a: &LaunchArgs) -> Result<Exit> {
             }
             Verdict::NoPidFile => match job.state.cmd {
                 None => "was not started yet".to_string(),
-                Some(_) => format!("was not running (no PID file at {})", paths.pidfile.display()),
+                Some(_) => format!(
+                    "was not running (no PID file at {})",
+                    paths.pidfile.display()
+                ),
             },
             Verdict::Invalid(why) => format!(
                 "was not running ({} held no valid PID: {})",
@@ -51,7 +55,7 @@ pub fn run(a: &LaunchArgs) -> Result<Exit> {
         let recent = job.state.launches_within(now, a.within.as_secs_f64());
         if recent >= a.max_launches as usize {
             job.state.set_mode(Mode::Parked);
-            job.save()?;
+            job.save(Durability::Synced)?;
             let msg = format!(
                 "{program} {why_not}, and was launched {recent} times within {}: parked, so \
                  check will not relaunch it; see {} and {}, fix it, then run `watchdog start \

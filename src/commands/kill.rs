@@ -17,7 +17,10 @@ pub fn run(a: &KillArgs) -> Result<Exit> {
         let sig = a.signal;
         let v = match &job.verdict {
             Verdict::Running(v) => v.clone(),
-            Verdict::Gone { pid, why: Gone::Foreign { uid } } => {
+            Verdict::Gone {
+                pid,
+                why: Gone::Foreign { uid },
+            } => {
                 return Err(Error::NotOurs {
                     pid: *pid,
                     path: paths.pidfile.clone(),
@@ -27,8 +30,12 @@ pub fn run(a: &KillArgs) -> Result<Exit> {
             }
             other => {
                 let why = match other {
-                    Verdict::NoPidFile => format!("there is no PID file at {}", paths.pidfile.display()),
-                    Verdict::Invalid(why) => format!("{} holds no valid PID: {}", paths.pidfile.display(), why.0),
+                    Verdict::NoPidFile => {
+                        format!("there is no PID file at {}", paths.pidfile.display())
+                    }
+                    Verdict::Invalid(why) => {
+                        format!("{} holds no valid PID: {}", paths.pidfile.display(), why.0)
+                    }
                     Verdict::Gone { pid, why } => describe_gone(*pid, why),
                     Verdict::Running(_) => unreachable!(),
                 };
@@ -38,7 +45,10 @@ pub fn run(a: &KillArgs) -> Result<Exit> {
         };
         let program = job.program(Some(v.pid));
         let Some(h) = job::hold(&v) else {
-            eprintln!("watchdog: {program} (pid {}) exited just now; no signal sent", v.pid);
+            eprintln!(
+                "watchdog: {program} (pid {}) exited just now; no signal sent",
+                v.pid
+            );
             return Ok(Exit::Failed);
         };
         held.still_held()?;
@@ -49,7 +59,11 @@ pub fn run(a: &KillArgs) -> Result<Exit> {
             program: program.clone(),
             source: e,
         })?;
-        log::info!("sent SIG{} to {program} (pid {})", signame::short(sig), v.pid);
+        log::info!(
+            "sent SIG{} to {program} (pid {})",
+            signame::short(sig),
+            v.pid
+        );
         Ok(Exit::Ok)
     })
 }

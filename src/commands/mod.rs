@@ -10,6 +10,7 @@ pub mod stop;
 
 use crate::cli::{JobArgs, LaunchArgs};
 use crate::error::{Error, Result};
+use crate::files::Durability;
 use crate::job::Job;
 use crate::launch::{self, Launched, Spec};
 use crate::paths::Paths;
@@ -51,7 +52,7 @@ fn watch_grace(spec: &Spec, job: &mut Job, launched: &Launched) -> Result<Pid> {
     };
     let how = launch::describe_status(&status);
     job.state.last_exit = Some(format!("{how} within the grace period"));
-    let _ = job.save();
+    let _ = job.save(Durability::Atomic);
     let program = spec.display();
     log::error!(
         "{program} (pid {}) {how} within {} of launch",

@@ -4,6 +4,7 @@
 use crate::cli::LaunchArgs;
 use crate::error::Result;
 use crate::exit::Exit;
+use crate::files::Durability;
 use crate::job::{Job, Verdict};
 use crate::lock::{self, Access, Held};
 use crate::paths::Paths;
@@ -21,7 +22,12 @@ pub fn run(a: &LaunchArgs) -> Result<Exit> {
 ///
 /// # Errors
 /// As `launch::launch`, and `DiedAtLaunch`.
-pub fn start_locked(a: &LaunchArgs, paths: &Paths, held: &Held, command: &'static str) -> Result<Exit> {
+pub fn start_locked(
+    a: &LaunchArgs,
+    paths: &Paths,
+    held: &Held,
+    command: &'static str,
+) -> Result<Exit> {
     eventlog::open(&paths.log, command);
     let mut job = Job::observe(paths)?;
     let spec = super::spec_of(a);
@@ -32,9 +38,13 @@ pub fn start_locked(a: &LaunchArgs, paths: &Paths, held: &Held, command: &'stati
         }
         if job.state.mode != Mode::Running {
             job.state.set_mode(Mode::Running);
-            job.save()?;
+            job.save(Durability::Synced)?;
         }
-        println!("watchdog: {} is already running as pid {}", job.program(Some(v.pid)), v.pid);
+        println!(
+            "watchdog: {} is already running as pid {}",
+            job.program(Some(v.pid)),
+            v.pid
+        );
         return Ok(Exit::Ok);
     }
     if job.state.mode != Mode::Running {

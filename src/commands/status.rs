@@ -7,13 +7,13 @@
 use chrono::{DateTime, Local};
 
 use crate::cli::StatusArgs;
+use crate::clock;
 use crate::error::Result;
 use crate::exit::Exit;
 use crate::identity::Gone;
 use crate::job::{Job, Verdict, describe_gone};
 use crate::lock::{self, Access};
 use crate::state::Mode;
-use crate::clock;
 
 pub fn run(a: &StatusArgs) -> Result<Exit> {
     let paths = super::job_paths(&a.job);
@@ -36,7 +36,12 @@ pub fn run(a: &StatusArgs) -> Result<Exit> {
 fn when(since: Option<i64>) -> String {
     since
         .and_then(|t| DateTime::from_timestamp(t, 0))
-        .map(|t| format!(" since {}", t.with_timezone(&Local).format("%Y-%m-%d %H:%M:%S %z")))
+        .map(|t| {
+            format!(
+                " since {}",
+                t.with_timezone(&Local).format("%Y-%m-%d %H:%M:%S %z")
+            )
+        })
         .unwrap_or_default()
 }
 
@@ -66,11 +71,18 @@ fn report(job: &Job) -> (Exit, String) {
         }
         Verdict::Invalid(why) => (
             Exit::Unknown,
-            format!("unknown: {} holds no valid PID: {}", job.paths.pidfile.display(), why.0),
+            format!(
+                "unknown: {} holds no valid PID: {}",
+                job.paths.pidfile.display(),
+                why.0
+            ),
         ),
         _ if st.mode == Mode::Stopped => (
             Exit::NotRunning,
-            format!("stopped: on purpose{}{last}; `watchdog start` runs it again", when(st.since)),
+            format!(
+                "stopped: on purpose{}{last}; `watchdog start` runs it again",
+                when(st.since)
+            ),
         ),
         _ if st.mode == Mode::Parked => (
             Exit::Failed,
@@ -82,11 +94,17 @@ fn report(job: &Job) -> (Exit, String) {
         Verdict::NoPidFile => match &st.cmd {
             None => (
                 Exit::NotRunning,
-                format!("not started: no PID file at {}", job.paths.pidfile.display()),
+                format!(
+                    "not started: no PID file at {}",
+                    job.paths.pidfile.display()
+                ),
             ),
             Some(cmd) => (
                 Exit::NotRunning,
-                format!("not running: {cmd} has no PID file at {}{last}", job.paths.pidfile.display()),
+                format!(
+                    "not running: {cmd} has no PID file at {}{last}",
+                    job.paths.pidfile.display()
+                ),
             ),
         },
         Verdict::Gone { pid, why } => {
@@ -96,7 +114,11 @@ fn report(job: &Job) -> (Exit, String) {
             };
             (
                 Exit::Failed,
-                format!("{word}: {} ({}){last}", describe_gone(*pid, why), job.program(None)),
+                format!(
+                    "{word}: {} ({}){last}",
+                    describe_gone(*pid, why),
+                    job.program(None)
+                ),
             )
         }
     }

@@ -20,7 +20,9 @@ use nix::sys::signal::Signal;
 
 use crate::cli::StopArgs;
 use crate::error::{Error, Result};
+use crate::eventlog;
 use crate::exit::Exit;
+use crate::files::Durability;
 use crate::files::{self, user_name};
 use crate::identity::{self, Gone};
 use crate::job::{self, Job, Verdict, describe_gone};
@@ -31,7 +33,6 @@ use crate::pidfd::Handle;
 use crate::pidfile::Pid;
 use crate::signame;
 use crate::state::Mode;
-use crate::eventlog;
 
 pub fn run(a: &StopArgs) -> Result<Exit> {
     let paths = super::job_paths(&a.job);
@@ -44,9 +45,18 @@ pub fn run(a: &StopArgs) -> Result<Exit> {
 ///
 /// # Errors
 /// `NotOurs` (EPERM), `Survived` when the ladder runs out, `Io` for the files.
-pub fn stop_locked(paths: &Paths, ladder: &Ladder, held: &Held, command: &'static str) -> Result<Exit> {
+pub fn stop_locked(
+    paths: &Paths,
+    ladder: &Ladder,
+    held: &Held,
+    command: &'static str,
+) -> Result<Exit> {
     let mut job = Job::observe(paths)?;
-    if let Verdict::Gone { pid, why: Gone::Foreign { uid } } = job.verdict {
+    if let Verdict::Gone {
+        pid,
+        why: Gone::Foreign { uid },
+    } = job.verdict
+    {
         return Err(Error::NotOurs {
             pid,
             path: paths.pidfile.clone(),
@@ -62,13 +72,17 @@ pub fn stop_locked(paths: &Paths, ladder: &Ladder, held: &Held, command: &'stati
 
     held.still_held()?;
     job.state.set_mode(Mode::Stopped);
-    job.save()?;
+    job.save(Durability::Synced)?;
 
     let Some((v, leader)) = running else {
         let why = match &job.verdict {
             Verdict::NoPidFile => "there was no PID file".to_string(),
-            Verdict::Invalid(why) => format!("{} held no valid PID: {}", paths.pidfile.display(), why.0),
-            Verdict::Gone { pid, why } => format!("{}; it was not signalled", describe_gone(*pid, why)),
+            Verdict::Invalid(why) => {
+                format!("{} held no valid PID: {}", paths.pidfile.display(), why.0)
+            }
+            Verdict::Gone { pid, why } => {
+                format!("{}; it was not signalled", describe_gone(*pid, why))
+            }
             Verdict::Running(v) => format!("pid {} exited just now", v.pid),
         };
         files::remove(&paths.pidfile, "PID file")?;
@@ -83,11 +97,22 @@ pub fn stop_locked(paths: &Paths, ladder: &Ladder, held: &Held, command: &'stati
     match by {
         Some(sig) => {
             job.state.identity = None;
-            job.state.last_exit = Some(format!("stopped by watchdog with SIG{}", signame::short(sig)));
-            job.save()?;
+            job.state.last_exit = Some(format!(
+                "stopped by watchdog with SIG{}",
+                signame::short(sig)
+            ));
+            job.save(Durability::Atomic)?;
             files::remove(&paths.pidfile, "PID file")?;
-            log::info!("stopped {program} (pid {}) with SIG{}", v.pid, signame::short(sig));
-            println!("watchdog: stopped {program} (pid {}) with SIG{}", v.pid, signame::short(sig));
+            log::info!(
+                "stopped {program} (pid {}) with SIG{}",
+                v.pid,
+                signame::short(sig)
+            );
+            println!(
+                "watchdog: stopped {program} (pid {}) with SIG{}",
+                v.pid,
+                signame::short(sig)
+            );
             Ok(Exit::Ok)
         }
         None => {
@@ -113,9 +138,23 @@ pub fn stop_locked(paths: &Paths, ladder: &Ladder, held: &Held, command: &'stati
 ///
 /// # Errors
 /// `Signal` when the leader cannot be signalled for a reason other than having exited.
-fn run_ladder(leader: &Handle, sid: Option<i32>, ladder: &Ladder, program: &str) -> Result<Option<Signal>> {
+fn run_ladder(
+    leader: &Handle,
+    sid: Option<i32>,
+    ladder: &Ladder,
+    program: &str,
+) -> Result<Option<Signal>> {
     for &(sig, wait) in &ladder.0 {
-        log::info!("sending SIG{} to pid {}{}", signame::short(sig), leader.pid, if sid.is_some() { " and its session" } else { "" });
+        log::info!(
+            "sending SIG{} to pid {}{}",
+            signame::short(sig),
+            leader.pid,
+            if sid.is_some() {
+                " and its session"
+            } else {
+                ""
+            }
+        );
         send(leader, sid, sig, program)?;
         if !matches!(sig, Signal::SIGKILL | Signal::SIGCONT) {
             send(leader, sid, Signal::SIGCONT, program)?;
@@ -137,7 +176,9 @@ fn run_ladder(leader: &Handle, sid: Option<i32>, ladder: &Ladder, program: &str)
             }
         }
     }
-    Ok(all_gone(leader, sid).then(|| ladder.0.last().map(|s| s.0)).flatten())
+    Ok(all_gone(leader, sid)
+        .then(|| ladder.0.last().map(|s| s.0))
+        .flatten())
 }
 
 fn all_gone(leader: &Handle, sid: Option<i32>) -> bool {
