@@ -49,7 +49,7 @@ pub enum Command {
     /// and is really that program, or when it was stopped on purpose. Otherwise launches it,
     /// prints one line to stderr (cron mails it) and exits 0, or exits 1 if it cannot be
     /// launched or dies within the grace period.
-    Check(LaunchArgs),
+    Check(CheckArgs),
     /// Launch the program if it is not running, clearing a "stopped" or "parked" mark
     Start(LaunchArgs),
     /// Stop the program and everything it started, and keep check from relaunching it
@@ -80,6 +80,22 @@ pub struct JobArgs {
     /// The event log [default: the PID file's path without .pid, plus .watchdog.log]
     #[arg(long, value_name = "PATH")]
     pub log: Option<PathBuf>,
+}
+
+/// `check`'s options: the launch options, and watch mode.
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    #[command(flatten)]
+    pub launch: LaunchArgs,
+
+    /// After the check, keep watching for this long, relaunching the moment the program dies
+    ///
+    /// With `--watch 60s` on an every-minute crontab line the program is covered all the
+    /// time, and cron replaces the watcher every minute (the newer watcher takes over from the
+    /// older). The watcher waits on a pidfd without holding the lock, so other commands stay
+    /// instant; SIGTERM or SIGINT ends the watch and leaves the program running.
+    #[arg(long, value_name = "DURATION", value_parser = duration::parse)]
+    pub watch: Option<Duration>,
 }
 
 /// Options of the commands that launch.

@@ -76,6 +76,8 @@ pub struct Launched {
     pub pid: Pid,
     /// Size of the stderr file before launch: the tail shown on an early death starts here.
     stderr_offset: u64,
+    /// When it was released, to tell an early death from a later one.
+    pub at: Instant,
 }
 
 /// Launches the program and records it in `st` and on disk. Does not wait for the grace
@@ -221,7 +223,11 @@ pub fn launch(
         Ok(pid) => {
             log::info!("launched {program} as pid {pid}");
             crate::fault::point("released");
-            Ok(Launched { pid, stderr_offset })
+            Ok(Launched {
+                pid,
+                stderr_offset,
+                at: Instant::now(),
+            })
         }
         Err((stage, errno)) => {
             let what = match stage {

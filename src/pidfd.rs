@@ -58,6 +58,12 @@ impl Handle {
         }
     }
 
+    /// The pidfd, for a caller that polls it together with other descriptors; `None` on a
+    /// kernel without pidfds.
+    pub fn fd(&self) -> Option<std::os::fd::BorrowedFd<'_>> {
+        self.fd.as_ref().map(|f| f.as_fd())
+    }
+
     /// Whether the process has exited (a zombie counts as exited).
     pub fn exited(&self) -> bool {
         match &self.fd {

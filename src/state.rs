@@ -18,6 +18,7 @@
 //! launches 812.5 873.1    CLOCK_BOOTTIME seconds of recent launches (this boot)
 //! last-exit exited with status 3
 //! cmd /home/me/app/run.sh --port 8080
+//! watcher 4300 1234600    the `check --watch` run that watches now (pid, start ticks)
 //! ```
 
 use std::fmt::Write as _;
@@ -87,6 +88,8 @@ pub struct State {
     pub last_exit: Option<String>,
     /// The command line last launched, for messages and `status`.
     pub cmd: Option<String>,
+    /// The `check --watch` process currently watching (on this boot), if any.
+    pub watcher: Option<Identity>,
 }
 
 impl State {
@@ -117,6 +120,9 @@ impl State {
         if let Some(c) = &self.cmd {
             let _ = writeln!(s, "cmd {}", one_line(c));
         }
+        if let Some(w) = &self.watcher {
+            let _ = writeln!(s, "watcher {} {}", w.pid, w.start_ticks);
+        }
         s
     }
 
@@ -131,6 +137,7 @@ impl State {
         }
         let mut st = State::default();
         let (mut boot, mut pid, mut start, mut mode) = (None, None, None, None);
+        let mut watcher = None;
         for line in lines {
             let (key, value) = line.split_once(' ').unwrap_or((line, ""));
             match key {
@@ -147,6 +154,13 @@ impl State {
                 }
                 "last-exit" => st.last_exit = Some(value.to_string()),
                 "cmd" => st.cmd = Some(value.to_string()),
+                "watcher" => {
+                    let (p, t) = value.split_once(' ')?;
+                    watcher = Some((
+                        crate::pidfile::parse(p.as_bytes(), i32::MAX).ok()?,
+                        t.parse::<u64>().ok()?,
+                    ));
+                }
                 // Keys from a newer version are ignored, so a downgrade keeps working.
                 _ => {}
             }
@@ -157,6 +171,13 @@ impl State {
             return None;
         }
         if boot == boot_id {
+            if let Some((pid, start_ticks)) = watcher {
+                st.watcher = Some(Identity {
+                    pid,
+                    start_ticks,
+                    boot_id: boot.to_string(),
+                });
+            }
             if let (Some(pid), Some(start_ticks)) = (pid, start) {
                 st.identity = Some(Identity {
                     pid,
@@ -238,6 +259,11 @@ mod tests {
             launches: vec![812.5, 873.125],
             last_exit: Some("exited with status 3".into()),
             cmd: Some("/bin/sleep 1000".into()),
+            watcher: Some(Identity {
+                pid: Pid::new(4300).unwrap(),
+                start_ticks: 1234600,
+                boot_id: "b1".into(),
+            }),
         }
     }
 
@@ -251,6 +277,7 @@ mod tests {
     fn another_boot_drops_identity_and_history_but_keeps_the_mode() {
         let st = State::parse(sample().render("b1").as_bytes(), "b2").unwrap();
         assert_eq!(st.identity, None);
+        assert_eq!(st.watcher, None);
         assert!(st.launches.is_empty());
         assert_eq!(st.mode, Mode::Stopped);
     }

@@ -7,6 +7,7 @@ pub mod restart;
 pub mod start;
 pub mod status;
 pub mod stop;
+pub mod watch;
 
 use crate::cli::{JobArgs, LaunchArgs};
 use crate::error::{Error, Result};

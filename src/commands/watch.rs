@@ -1,0 +1,296 @@
+//! `watchdog check --watch DURATION`: recovery in milliseconds, with no daemon to babysit.
+//!
+//! The watcher does a normal check, then waits for the program to die and relaunches it at
+//! once, until DURATION is over; then it exits and cron starts the next watcher. So the
+//! program is covered all the time, while the watcher itself is never a single point of
+//! failure: a watcher that dies is replaced within a minute by cron.
+//!
+//! Rules kept here:
+//! - **Event-driven.** The wait is one `poll` on the program's pidfd and a signalfd, with
+//!   the time left as its timeout: no wakeups while the program runs. Without pidfds
+//!   (Linux < 5.3) it probes every `FALLBACK_PROBE` and says so once in the event log.
+//! - **No lock while waiting.** The lock is taken only to check and relaunch, so `status`,
+//!   `stop`, `start`, `kill` and plain checks stay instant during a watch. After `stop`, the
+//!   watcher wakes (the program died), finds the job stopped, and exits.
+//! - **One watcher.** The newer watcher takes over: it records itself in the state file and
+//!   sends SIGTERM to the previous one (verified by PID and start time first). A watcher that
+//!   wakes and finds another recorded exits without acting. Relaunches happen only under the
+//!   lock and only when the program is not running, so none is ever doubled.
+//! - **Crash loops** are counted as for cron checks; a parked job ends the watch (exit 1).
+//! - **SIGTERM or SIGINT** end the watch cleanly and leave the program running.
+//! - The program, when launched by the watcher, is its child: it is reaped and how it ended
+//!   (exit status or signal) goes to the event log. A program launched by someone else is
+//!   reaped by its own parent; only its end is logged.
+
+use std::os::fd::AsFd;
+use std::time::{Duration, Instant};
+
+use nix::sys::signal::{SigSet, SigmaskHow, Signal};
+use nix::sys::signalfd::{SfdFlags, SignalFd};
+use nix::sys::wait::waitpid;
+use rustix::event::{PollFd, PollFlags, Timespec};
+
+use super::check::{Outcome, check_locked};
+use crate::cli::LaunchArgs;
+use crate::error::{Error, Result};
+use crate::exit::Exit;
+use crate::files::Durability;
+use crate::identity;
+use crate::job::Job;
+use crate::launch::{self, Launched};
+use crate::lock::{self, Access};
+use crate::pidfd::Handle;
+use crate::pidfile::Pid;
+use crate::state::Identity;
+use crate::{duration, eventlog};
+
+/// How often the fallback (no pidfd) probes the program.
+const FALLBACK_PROBE: Duration = Duration::from_millis(250);
+
+/// What to wait for after a check.
+enum Target {
+    /// Our child, launched by this watcher.
+    Child(Launched),
+    /// A verified program someone else launched.
+    Other(Pid),
+}
+
+/// What one locked step decided.
+enum Step {
+    Watch(Target),
+    Done(Exit),
+}
+
+pub fn run(a: &LaunchArgs, watch: Duration) -> Result<Exit> {
+    let paths = super::launch_paths(a);
+    let deadline = Instant::now() + watch;
+    let me = my_identity()?;
+    let signals = block_signals()?;
+    let mut first = true;
+    let mut warned_fallback = false;
+
+    loop {
+        let step = lock::with_lock(&paths.lock, Access::Exclusive, a.job.wait, |held| {
+            let mut job = Job::observe(&paths)?;
+            if job.state.watcher.as_ref() != Some(&me) {
+                if !first {
+                    // A newer watcher took over while we waited: it watches now.
+                    return Ok(Step::Done(Exit::Ok));
+                }
+                take_over(&mut job, &me)?;
+            }
+            Ok(match check_locked(a, &mut job, held)? {
+                Outcome::Healthy(v) => Step::Watch(Target::Other(v.pid)),
+                Outcome::Launched { launched, message } => {
+                    eprintln!("watchdog: {message}");
+                    Step::Watch(Target::Child(launched))
+                }
+                Outcome::Stopped => {
+                    release(&mut job, &me);
+                    Step::Done(Exit::Ok)
+                }
+                Outcome::Parked => {
+                    release(&mut job, &me);
+                    Step::Done(Exit::Failed)
+                }
+            })
+        });
+        first = false;
+        let target = match step {
+            Ok(Step::Watch(t)) => t,
+            Ok(Step::Done(exit)) => return Ok(exit),
+            Err(e) => {
+                unregister(a, &me);
+                return Err(e);
+            }
+        };
+
+        let pid = match &target {
+            Target::Child(l) => l.pid,
+            Target::Other(p) => *p,
+        };
+        let handle = Handle::open(pid).ok();
+        if handle.as_ref().is_some_and(|h| h.fd().is_none()) && !warned_fallback {
+            eventlog::open(&paths.log, "check");
+            log::warn!(
+                "no pidfd on this kernel: watching pid {pid} by probing every {}",
+                duration::show(FALLBACK_PROBE)
+            );
+            warned_fallback = true;
+        }
+        match wait(handle.as_ref(), &signals, deadline) {
+            Wake::Died => {
+                eventlog::open(&paths.log, "check");
+                report_death(a, &target, &paths.stderr);
+            }
+            Wake::Signal(sig) => {
+                eventlog::open(&paths.log, "check");
+                log::info!("watch ended by {}; pid {pid} left running", sig.as_str());
+                unregister(a, &me);
+                return Ok(Exit::Ok);
+            }
+            Wake::Timeout => {
+                unregister(a, &me);
+                return Ok(Exit::Ok);
+            }
+        }
+    }
+}
+
+/// Logs how the program ended; for our child, reaps it. A death within the grace period is
+/// reported on stderr (cron's mail) with the tail of its stderr.
+fn report_death(a: &LaunchArgs, target: &Target, stderr: &std::path::Path) {
+    match target {
+        Target::Child(l) => {
+            let how = waitpid(l.pid.nix(), None)
+                .map(|s| launch::describe_status(&s))
+                .unwrap_or_else(|_| "ended".into());
+            log::warn!("pid {} {how}", l.pid);
+            if l.at.elapsed() < a.grace {
+                let e = Error::DiedAtLaunch {
+                    program: launch::show_argv(&a.program),
+                    pid: l.pid,
+                    how,
+                    grace: duration::show(a.grace),
+                    tail: launch::stderr_tail(l, stderr),
+                };
+                eprintln!("watchdog: {e}");
+            }
+        }
+        Target::Other(pid) => {
+            log::warn!("pid {pid} exited (not our child: its parent has its exit status)")
+        }
+    }
+}
+
+enum Wake {
+    Died,
+    Signal(Signal),
+    Timeout,
+}
+
+/// Waits for the program to die, a signal, or the deadline. One `poll`, no other wakeups
+/// (with a pidfd).
+fn wait(handle: Option<&Handle>, signals: &SignalFd, deadline: Instant) -> Wake {
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Wake::Timeout;
+        }
+        let pidfd = handle.and_then(Handle::fd);
+        let slice = if pidfd.is_some() || handle.is_none() {
+            left
+        } else {
+            left.min(FALLBACK_PROBE)
+        };
+        let ts = Timespec {
+            tv_sec: slice.as_secs() as _,
+            tv_nsec: slice.subsec_nanos() as _,
+        };
+        let sfd = signals.as_fd();
+        let mut fds = vec![PollFd::new(&sfd, PollFlags::IN)];
+        if let Some(fd) = &pidfd {
+            fds.push(PollFd::new(fd, PollFlags::IN));
+        }
+        match rustix::event::poll(&mut fds, Some(&ts)) {
+            Err(e) if e == rustix::io::Errno::INTR => continue,
+            Err(_) => return Wake::Timeout,
+            Ok(_) => {}
+        }
+        if !fds[0].revents().is_empty() {
+            if let Ok(Some(info)) = signals.read_signal() {
+                if let Ok(sig) = Signal::try_from(info.ssi_signo as i32) {
+                    return Wake::Signal(sig);
+                }
+            }
+        }
+        match handle {
+            // The program was already gone when we looked for it.
+            None => return Wake::Died,
+            Some(h) => {
+                if (fds.len() > 1 && !fds[1].revents().is_empty())
+                    || (pidfd.is_none() && h.exited())
+                {
+                    return Wake::Died;
+                }
+            }
+        }
+    }
+}
+
+/// Blocks SIGTERM and SIGINT and returns a signalfd that reads them, so that the wait can
+/// poll for them with the pidfd. The held child unblocks every signal before exec.
+fn block_signals() -> Result<SignalFd> {
+    let mut set = SigSet::empty();
+    set.add(Signal::SIGTERM);
+    set.add(Signal::SIGINT);
+    nix::sys::signal::sigprocmask(SigmaskHow::SIG_BLOCK, Some(&set), None)
+        .map_err(|e| Error::io("block signals for", "the watch", e.into()))?;
+    SignalFd::with_flags(&set, SfdFlags::SFD_CLOEXEC)
+        .map_err(|e| Error::io("create a signalfd for", "the watch", e.into()))
+}
+
+/// This process's identity, as recorded in the state file's `watcher` line.
+fn my_identity() -> Result<Identity> {
+    let pid = Pid::new(std::process::id() as i32).expect("our own PID is a valid PID");
+    let stat = identity::read_stat(pid)
+        .map_err(|e| Error::io("read", "/proc/self/stat", e))?
+        .ok_or_else(|| {
+            Error::io(
+                "read",
+                "/proc/self/stat",
+                std::io::ErrorKind::NotFound.into(),
+            )
+        })?;
+    let boot_id = crate::clock::boot_id()
+        .map_err(|e| Error::io("read", "/proc/sys/kernel/random/boot_id", e))?;
+    Ok(Identity {
+        pid,
+        start_ticks: stat.start_ticks,
+        boot_id,
+    })
+}
+
+/// Records us as the watcher and ends the previous one (newer takes over). The previous
+/// watcher is signalled only if its PID still has the recorded start time, through a pidfd.
+fn take_over(job: &mut Job, me: &Identity) -> Result<()> {
+    if let Some(old) = job.state.watcher.take() {
+        if old.pid != me.pid {
+            if let Ok(Some(st)) = identity::read_stat(old.pid) {
+                if st.start_ticks == old.start_ticks && !st.is_dead() {
+                    if let Ok(h) = Handle::open(old.pid) {
+                        let same = identity::read_stat(old.pid)
+                            .ok()
+                            .flatten()
+                            .is_some_and(|s| s.start_ticks == old.start_ticks);
+                        if same && !h.exited() && h.signal(Signal::SIGTERM).is_ok() {
+                            eventlog::open(&job.paths.log, "check");
+                            log::info!("took over from the previous watcher, pid {}", old.pid);
+                        }
+                    }
+                }
+            }
+        }
+    }
+    job.state.watcher = Some(me.clone());
+    job.save(Durability::Atomic)
+}
+
+/// Forgets us as the watcher (inside the lock).
+fn release(job: &mut Job, me: &Identity) {
+    if job.state.watcher.as_ref() == Some(me) {
+        job.state.watcher = None;
+        let _ = job.save(Durability::Atomic);
+    }
+}
+
+/// Forgets us as the watcher, taking the lock briefly; best effort (a stale watcher line is
+/// harmless: the next watcher finds it dead or with another start time).
+fn unregister(a: &LaunchArgs, me: &Identity) {
+    let paths = super::launch_paths(a);
+    let _ = lock::with_lock(&paths.lock, Access::Exclusive, a.job.wait, |_| {
+        let mut job = Job::observe(&paths)?;
+        release(&mut job, me);
+        Ok(())
+    });
+}
