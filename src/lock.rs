@@ -46,6 +46,15 @@ pub struct Held {
 }
 
 impl Held {
+    /// For a read-only run that could not open the lock file at all (see `with_lock`).
+    fn unlocked(path: &Path) -> Held {
+        Held {
+            path: path.to_path_buf(),
+            dev: 0,
+            ino: 0,
+        }
+    }
+
     /// Re-checks, right before an action that must not be doubled (recording a launch,
     /// signalling), that the lock file at the path is still the inode we locked. If a user
     /// or a temp cleaner deleted or replaced it, another run may have locked the new file,
@@ -85,7 +94,17 @@ pub fn with_lock<T>(
         0
     };
     loop {
-        let file = open(path, nofollow)?;
+        let file = match (open(path, nofollow), access) {
+            (Ok(f), _) => f,
+            // A reader (status) in a job directory it may not write, e.g. another user's
+            // job: lock the existing file read-only (flock works on any open file), or,
+            // if no run ever created it, read without a lock: there is no writer to race.
+            (Err(e), Access::Shared) if read_only_error(&e) => match open_read_only(path, nofollow) {
+                Ok(f) => f,
+                Err(_) => return f(&Held::unlocked(path)),
+            },
+            (Err(e), _) => return Err(e),
+        };
         let mut lock = fd_lock::RwLock::new(file);
         // Each arm binds its guard to a name that lives until `f` returns.
         let attempt = match access {
@@ -121,6 +140,18 @@ pub fn with_lock<T>(
 enum Guard<'a> {
     W(#[allow(dead_code)] fd_lock::RwLockWriteGuard<'a, File>),
     R(#[allow(dead_code)] fd_lock::RwLockReadGuard<'a, File>),
+}
+
+fn read_only_error(e: &Error) -> bool {
+    matches!(e, Error::Io { source, .. }
+        if matches!(source.raw_os_error(), Some(libc::EACCES | libc::EPERM | libc::EROFS)))
+}
+
+fn open_read_only(path: &Path, extra_flags: i32) -> io::Result<File> {
+    OpenOptions::new()
+        .read(true)
+        .custom_flags(extra_flags | libc::O_NOCTTY)
+        .open(path)
 }
 
 fn open(path: &Path, extra_flags: i32) -> Result<File> {

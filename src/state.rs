@@ -18,8 +18,13 @@
 //! launches 812.5 873.1    CLOCK_BOOTTIME seconds of recent launches (this boot)
 //! last-exit exited with status 3
 //! cmd /home/me/app/run.sh --port 8080
+//! limit 5 3600            --max-launches and --within (seconds) of the last launch
 //! watcher 4300 1234600    the `check --watch` run that watches now (pid, start ticks)
 //! ```
+//!
+//! `limit` was added after version 1 shipped: files without it are read as before, a
+//! malformed `limit` line is dropped on its own (it only informs `status`), and older
+//! watchdogs ignore it as an unknown key.
 
 use std::fmt::Write as _;
 use std::path::Path;
@@ -74,6 +79,27 @@ impl Mode {
     }
 }
 
+/// The crash-loop limit a launch was made with (`--max-launches`, `--within`), so that
+/// `status`, which takes no launch options, can count launches in the same window.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Limit {
+    pub max_launches: u32,
+    /// The window, in seconds.
+    pub within: f64,
+}
+
+impl Limit {
+    fn parse(value: &str) -> Option<Limit> {
+        let (n, w) = value.split_once(' ')?;
+        let max_launches = n.parse::<u32>().ok().filter(|&n| n > 0)?;
+        let within = w.parse::<f64>().ok().filter(|w| w.is_finite() && *w >= 0.0)?;
+        Some(Limit {
+            max_launches,
+            within,
+        })
+    }
+}
+
 /// The whole state file.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct State {
@@ -90,6 +116,8 @@ pub struct State {
     pub cmd: Option<String>,
     /// The `check --watch` process currently watching (on this boot), if any.
     pub watcher: Option<Identity>,
+    /// The crash-loop limit of the last launch (absent in files from before it existed).
+    pub limit: Option<Limit>,
 }
 
 impl State {
@@ -123,6 +151,9 @@ impl State {
         if let Some(w) = &self.watcher {
             let _ = writeln!(s, "watcher {} {}", w.pid, w.start_ticks);
         }
+        if let Some(l) = &self.limit {
+            let _ = writeln!(s, "limit {} {:.3}", l.max_launches, l.within);
+        }
         s
     }
 
@@ -154,6 +185,8 @@ impl State {
                 }
                 "last-exit" => st.last_exit = Some(value.to_string()),
                 "cmd" => st.cmd = Some(value.to_string()),
+                // Informational only: a bad value loses this line, not the whole file.
+                "limit" => st.limit = Limit::parse(value),
                 "watcher" => {
                     let (p, t) = value.split_once(' ')?;
                     watcher = Some((
@@ -264,6 +297,10 @@ mod tests {
                 start_ticks: 1234600,
                 boot_id: "b1".into(),
             }),
+            limit: Some(Limit {
+                max_launches: 5,
+                within: 3600.0,
+            }),
         }
     }
 
@@ -305,6 +342,22 @@ mod tests {
             assert_eq!(State::parse(b.as_bytes(), "b1"), None, "{b:?}");
         }
         assert_eq!(State::parse(&[0xff, 0xfe], "b1"), None);
+    }
+
+    #[test]
+    fn files_without_a_limit_or_with_a_bad_one_still_read() {
+        let good = sample().render("b1");
+        assert!(good.contains("\nlimit 5 3600.000\n"), "{good}");
+        let old = good.replace("limit 5 3600.000\n", "");
+        let st = State::parse(old.as_bytes(), "b1").unwrap();
+        assert_eq!(st.limit, None);
+        assert_eq!(st.mode, Mode::Stopped);
+        for bad in ["limit x 3600", "limit 0 3600", "limit 5", "limit 5 -1", "limit 5 inf"] {
+            let text = good.replace("limit 5 3600.000", bad);
+            let st = State::parse(text.as_bytes(), "b1").unwrap_or_else(|| panic!("{bad}"));
+            assert_eq!(st.limit, None, "{bad}");
+            assert_eq!(st.cmd.as_deref(), Some("/bin/sleep 1000"), "{bad}");
+        }
     }
 
     #[test]

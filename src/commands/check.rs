@@ -113,6 +113,7 @@ pub fn check_locked(a: &LaunchArgs, job: &mut Job, held: &Held) -> Result<Outcom
     }
 
     let first = matches!(job.verdict, Verdict::NoPidFile) && job.state.cmd.is_none();
+    job.state.limit = Some(super::limit_of(a));
     let launched = launch::launch(&spec, &paths, &mut job.state, &job.boot_id, held)?;
     let pid = launched.pid;
     let message = match &job.verdict {

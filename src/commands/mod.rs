@@ -32,6 +32,14 @@ fn job_paths(j: &JobArgs) -> Paths {
     Paths::new(&j.pidfile, None, None, j.log.as_deref())
 }
 
+/// The crash-loop limit of a launch, recorded in the state file for `status`.
+fn limit_of(a: &LaunchArgs) -> crate::state::Limit {
+    crate::state::Limit {
+        max_launches: a.max_launches,
+        within: a.within.as_secs_f64(),
+    }
+}
+
 fn spec_of(a: &LaunchArgs) -> Spec {
     Spec {
         argv: a.program.clone(),

@@ -51,6 +51,7 @@ pub fn start_locked(
         log::info!("cleared the {:?} mark", job.state.mode);
     }
     job.state.launches.clear();
+    job.state.limit = Some(super::limit_of(a));
     let launched = launch::launch(&spec, paths, &mut job.state, &job.boot_id, held)?;
     let pid = super::watch_grace(&spec, &mut job, &launched)?;
     println!("watchdog: started {} as pid {pid}", spec.display());
