@@ -9,22 +9,25 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand};
 
 use crate::ladder::{self, Ladder};
-use crate::{duration, signame};
+use crate::{duration, signame, size};
 
 const AFTER_HELP: &str = "\
 Exit codes:
   0  success: the program runs (already, or now), was stopped, or the signal was sent
   1  failure: could not launch, died during the grace period, survived the stop ladder,
-     not running (kill), refused for safety, parked after a crash loop (check);
+     not running (kill), refused for safety, parked after a crash loop (check), a problem
+     found (doctor), the crontab cannot be read or written (cron), no event log (log);
      status: dead, but the PID file exists (died, PID reused, parked)
   2  usage error
   3  status: not running (never started, or stopped on purpose)
   4  status: unknown (the PID file or state cannot be read, is invalid or unsafe)
   5  busy: another watchdog run held the lock for longer than --wait
+  run: once the program ran, the program's own status (128+N for signal N)
 
 A healthy check prints nothing, so cron mails you only when something happened.
 
-The crontab line (crontab -e; see crontab.example):
+`watchdog cron -- PROGRAM` prints your crontab line, `--install` adds it, and `watchdog
+doctor` checks it. The crontab line (crontab -e; see crontab.example):
   * * * * * $HOME/.cargo/bin/watchdog check --pidfile $HOME/app/app.pid -- $HOME/app/run.sh";
 
 /// Keeps a program alive from crontab: no daemon, no root, no systemd.
@@ -64,7 +67,64 @@ pub enum Command {
     Status(StatusArgs),
     /// Send one signal to the verified program
     Kill(KillArgs),
+    /// Run the program in the foreground, exactly as check would launch it, for debugging
+    ///
+    /// Same environment, directory, umask, user and output files as a launch by check (the
+    /// output goes to the files, not the terminal), but the watchdog stays and waits, passes
+    /// INT, TERM and QUIT on to the program, and exits with the program's status (128+N when
+    /// signal N ended it). Refused while the job's program runs. While it runs the program is
+    /// recorded as a launch would be, so check, status, stop and kill see it; when it ends the
+    /// PID file is removed and the job's mode (running, stopped, parked) is put back as it
+    /// was, unless a stop came meanwhile or the exit status is one of --stay-down-on.
+    Run(LaunchArgs),
+    /// Rotate the output files now: NAME.1 gets the head, the program keeps writing
+    ///
+    /// The same rotation that check, start and restart do with --rotate-size, on demand and
+    /// under the job lock: the head of each output file moves to NAME.1 (older copies shift
+    /// to NAME.2 ... NAME.N) while the program keeps appending to the same open file. On
+    /// ext4 and xfs no byte is lost; on other filesystems (tmpfs, btrfs, NFS) the fallback
+    /// is copy-and-truncate, and what the program writes in the few microseconds between the
+    /// last copy and the truncate is lost (the event log gives the window each time). Pass
+    /// the same --stdout/--stderr as the check line if it has them.
+    Rotate(RotateArgs),
+    /// Print the crontab line for a program, or add it to your crontab (--install)
+    ///
+    /// Takes the same options as check and prints the lines to add to a crontab: SHELL and
+    /// PATH as cron sets them, and the entry, with absolute paths for the watchdog, the
+    /// program (found with cron's PATH, /usr/bin:/bin) and every file, and `%` escaped.
+    /// `--install` adds them with `crontab -` (replacing an older entry for the same
+    /// --pidfile, leaving every other line as it was) after saving the old crontab as
+    /// PIDFILE.crontab.bak; `--uninstall` removes them again.
+    #[command(mut_arg("program", |a| a.required(false).required_unless_present("uninstall")), after_long_help = CRON_HELP)]
+    Cron(CronArgs),
+    /// Check that a crontab line for this program will work, before cron runs it
+    ///
+    /// Takes the same options as check. One line per finding (ok, warning, problem), each
+    /// saying what to change: the program is found with cron's PATH, files and directories
+    /// are writable, a cron daemon runs, your crontab holds the line, and nothing kills a
+    /// cron job's leftover processes (systemd-cron, logind's KillUserProcesses). Exits 0
+    /// when there is no problem, 1 otherwise.
+    Doctor(CheckArgs),
+    /// Show the last events of the job's event log
+    Log(LogArgs),
+    /// Print a shell completion script, generated from these definitions
+    ///
+    /// bash: `watchdog completions bash > ~/.local/share/bash-completion/completions/watchdog`;
+    /// zsh: into a directory of your $fpath as `_watchdog`; fish:
+    /// `watchdog completions fish > ~/.config/fish/completions/watchdog.fish`.
+    Completions(CompletionsArgs),
+    /// Print the man page (roff), generated from these definitions
+    ///
+    /// `watchdog man | man -l -` reads it; `watchdog man check` prints the page of one
+    /// command.
+    Man(ManArgs),
 }
+
+const CRON_HELP: &str = "\
+Examples:
+  watchdog cron --pidfile ~/app/app.pid -- ~/app/run.sh --port 8080
+  watchdog cron --install --watch 60s --pidfile ~/app/app.pid -- ~/app/run.sh
+  watchdog cron --uninstall --pidfile ~/app/app.pid";
 
 /// Options every command takes.
 #[derive(Debug, Args)]
@@ -94,6 +154,8 @@ pub struct CheckArgs {
     /// time, and cron replaces the watcher every minute (the newer watcher takes over from the
     /// older). The watcher waits on a pidfd without holding the lock, so other commands stay
     /// instant; SIGTERM or SIGINT ends the watch and leaves the program running.
+    ///
+    /// [default: no watch: check once and exit]
     #[arg(long, value_name = "DURATION", value_parser = duration::parse)]
     pub watch: Option<Duration>,
 }
@@ -108,7 +170,8 @@ pub struct LaunchArgs {
     #[arg(long, value_name = "PATH")]
     pub stdout: Option<PathBuf>,
 
-    /// Append the program's stderr to this file (may be the stdout file) [default: ... .err]
+    /// Append the program's stderr to this file (may be the stdout file) [default: PIDFILE
+    /// without .pid, plus .err]
     #[arg(long, value_name = "PATH")]
     pub stderr: Option<PathBuf>,
 
@@ -121,6 +184,7 @@ pub struct LaunchArgs {
     pub chdir: Option<PathBuf>,
 
     /// Set an environment variable for the program (repeatable; the value may hold spaces)
+    /// [default: none: the watchdog's own environment, cron's under cron]
     #[arg(long = "env", value_name = "KEY=VALUE", value_parser = parse_env)]
     pub env: Vec<(OsString, OsString)>,
 
@@ -136,8 +200,143 @@ pub struct LaunchArgs {
     #[arg(long, value_name = "DURATION", default_value = "1h", value_parser = duration::parse)]
     pub within: Duration,
 
+    #[command(flatten)]
+    pub rotation: RotationArgs,
+
+    #[command(flatten)]
+    pub supervision: SupervisionArgs,
+
     /// The program and its arguments, passed exactly (no shell)
     #[arg(last = true, required = true, value_name = "PROGRAM")]
+    pub program: Vec<OsString>,
+}
+
+/// Programs that write their own PID file, readiness, exit codes that mean "stay down", and
+/// the user the program runs as, on the commands that launch (issue 8; see `daemonized.rs`,
+/// `readiness.rs`, `user.rs`).
+#[derive(Debug, Clone, Args)]
+#[command(next_help_heading = "Supervision")]
+pub struct SupervisionArgs {
+    /// The program writes the PID file itself (it forks into the background, or records its own PID)
+    ///
+    /// The watchdog then removes a stale PID file, launches the program, and waits up to
+    /// --grace for the program to write one naming a live process of yours that started after
+    /// the launch and no later than the file was written. That process is recorded and kept
+    /// alive from then on; the launched process may exit 0 meanwhile, as a program that forks
+    /// into the background does. A program that exits (or lets --grace pass) without writing
+    /// such a PID file is a failed launch. Not with --user: the program would write the PID
+    /// file as that user, and a root watchdog never trusts a PID file another user can write.
+    #[arg(long)]
+    pub program_writes_pidfile: bool,
+
+    /// Ready once a line the program writes to its stdout or stderr file matches REGEX
+    /// [default: ready when --grace has passed]
+    ///
+    /// Only whole lines written since this launch count. start and check wait for it (after
+    /// --grace, holding no lock) for up to --ready-timeout; a program that is not ready by
+    /// then is stopped and the launch fails, with the last lines of its output.
+    #[arg(long, value_name = "REGEX", value_parser = crate::readiness::parse_regex)]
+    pub ready_when_log: Option<regex::Regex>,
+
+    /// Ready once COMMAND, run with /bin/sh -c, exits 0 [default: ready when --grace has
+    /// passed]
+    ///
+    /// Run again every 250ms until it exits 0, each run for at most 10s (then its process
+    /// group is killed), in the program's directory and environment and as its user. With
+    /// --ready-when-log too, both must hold.
+    #[arg(long, value_name = "COMMAND")]
+    pub ready_when_cmd: Option<OsString>,
+
+    /// How long start and check wait for --ready-when-log/--ready-when-cmd
+    #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = duration::parse)]
+    pub ready_timeout: Duration,
+
+    /// Exit statuses that mean "stay down", e.g. 0,2 [default: none]
+    ///
+    /// When the watchdog sees the program exit with one of these (a death within --grace, a
+    /// death a check --watch sees, the end of a run), the job is marked stopped, the event log
+    /// says why, and check leaves it down until `watchdog start`. A program that cron's check
+    /// finds dead later left no exit status to read, and is relaunched as usual.
+    #[arg(long, value_name = "CODES", value_delimiter = ',', value_parser = clap::value_parser!(u8))]
+    pub stay_down_on: Vec<u8>,
+
+    /// Run the program as this user, with its primary group and supplementary groups (root only)
+    /// [default: the watchdog's own user]
+    ///
+    /// Like start-stop-daemon's --chuid. HOME, USER and LOGNAME are set to the user's unless
+    /// --env sets them. The output files are opened as that user, after the switch, so the
+    /// program can only ever write files the user could; the PID, state, lock and log files
+    /// stay root's. Not with --program-writes-pidfile.
+    #[arg(long, value_name = "NAME")]
+    pub user: Option<String>,
+}
+
+/// Output rotation, on the commands that launch (see `rotate.rs`).
+#[derive(Debug, Clone, Args)]
+#[command(next_help_heading = "Output rotation")]
+pub struct RotationArgs {
+    /// Rotate an output file once it is larger than SIZE: 10M, 512K, 1G (K = 1024), or bytes
+    /// [default: no rotation]
+    ///
+    /// At every check (healthy or not) and every --rotate-interval of a watch, an output file
+    /// larger than SIZE (and than one filesystem block) has its head moved to NAME.1 while
+    /// the program keeps appending to the same open file. On ext4 and xfs no byte is lost or
+    /// doubled. Elsewhere (tmpfs, btrfs, NFS) it falls back to copy-and-truncate, which
+    /// loses what the program writes in the few microseconds between the last copy and the
+    /// truncate; the event log says so, with the window, each time. Without this option no
+    /// rotation work is done at all.
+    #[arg(long, value_name = "SIZE", value_parser = size::parse)]
+    pub rotate_size: Option<u64>,
+
+    /// How many rotated copies to keep: NAME.1 (newest) to NAME.N
+    #[arg(long, value_name = "N", default_value_t = 5, requires = "rotate_size", value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub rotate_keep: u32,
+
+    /// Compress the rotated copies with gzip: NAME.1.gz ...
+    #[arg(long, requires = "rotate_size")]
+    pub rotate_compress: bool,
+
+    /// With --watch, how often to look at the output sizes (one stat per file)
+    ///
+    /// A cron check looks at every run; a watcher also wakes this often while the program
+    /// runs. Without --rotate-size the watcher never wakes for this.
+    #[arg(long, value_name = "DURATION", default_value = "10s", requires = "rotate_size", value_parser = parse_interval)]
+    pub rotate_interval: Duration,
+}
+
+/// `watchdog rotate`'s options.
+#[derive(Debug, Args)]
+pub struct RotateArgs {
+    #[command(flatten)]
+    pub job: JobArgs,
+
+    /// The stdout file to rotate [default: PIDFILE without .pid, plus .out]
+    #[arg(long, value_name = "PATH")]
+    pub stdout: Option<PathBuf>,
+
+    /// The stderr file to rotate [default: PIDFILE without .pid, plus .err]
+    #[arg(long, value_name = "PATH")]
+    pub stderr: Option<PathBuf>,
+
+    /// Rotate only files larger than SIZE [default: any file larger than one filesystem block]
+    #[arg(long, value_name = "SIZE", value_parser = size::parse)]
+    pub rotate_size: Option<u64>,
+
+    /// How many rotated copies to keep: NAME.1 (newest) to NAME.N
+    #[arg(long, value_name = "N", default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub rotate_keep: u32,
+
+    /// Compress the rotated copies with gzip: NAME.1.gz ...
+    #[arg(long)]
+    pub rotate_compress: bool,
+
+    /// As root: work on the files with this user's permissions, as the check line's --user
+    /// [default: the watchdog's own user]
+    #[arg(long, value_name = "NAME")]
+    pub user: Option<String>,
+
+    /// Ignored: accepted so that a check line can be turned into a rotate line
+    #[arg(last = true, hide = true)]
     pub program: Vec<OsString>,
 }
 
@@ -170,6 +369,10 @@ pub struct StatusArgs {
     #[command(flatten)]
     pub job: JobArgs,
 
+    /// Print one JSON object instead of the line (schema in the README) [default: the line]
+    #[arg(long)]
+    pub json: bool,
+
     /// Ignored: accepted so that a check line can be turned into a status line
     #[arg(last = true, hide = true)]
     pub program: Vec<OsString>,
@@ -189,10 +392,67 @@ pub struct KillArgs {
     pub program: Vec<OsString>,
 }
 
+/// `cron`'s options: those of check, and what to do with the line.
+#[derive(Debug, Args)]
+pub struct CronArgs {
+    #[command(flatten)]
+    pub check: CheckArgs,
+
+    /// Add the lines to your crontab, or replace the entry for the same --pidfile [default:
+    /// only print them]
+    #[arg(long, conflicts_with = "uninstall")]
+    pub install: bool,
+
+    /// Remove the entry for this --pidfile (and the lines added with it) from your crontab
+    #[arg(long)]
+    pub uninstall: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct LogArgs {
+    /// The PID file; the event log sits beside it
+    #[arg(long, value_name = "PATH")]
+    pub pidfile: PathBuf,
+
+    /// The event log [default: the PID file's path without .pid, plus .watchdog.log]
+    #[arg(long, value_name = "PATH")]
+    pub log: Option<PathBuf>,
+
+    /// How many events to show (the newest last)
+    #[arg(short = 'n', long = "lines", value_name = "N", default_value_t = 10)]
+    pub lines: u64,
+
+    /// Ignored: accepted so that a check line can be turned into a log line
+    #[arg(last = true, hide = true)]
+    pub program: Vec<OsString>,
+}
+
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell
+    #[arg(value_name = "SHELL")]
+    pub shell: clap_complete::Shell,
+}
+
+#[derive(Debug, Args)]
+pub struct ManArgs {
+    /// A command whose page to print (check, cron, status...) [default: the main page]
+    #[arg(value_name = "COMMAND")]
+    pub command: Option<String>,
+}
+
 fn parse_env(s: &str) -> Result<(OsString, OsString), String> {
     match s.split_once('=') {
         Some((k, v)) if !k.is_empty() => Ok((k.into(), v.into())),
         _ => Err(format!("{s:?} is not KEY=VALUE")),
+    }
+}
+
+/// A watch's rotation interval: a duration above zero (zero would spin).
+fn parse_interval(s: &str) -> Result<Duration, String> {
+    match duration::parse(s)? {
+        d if d.is_zero() => Err(format!("{s:?}: the interval must be more than 0")),
+        d => Ok(d),
     }
 }
 
@@ -222,6 +482,47 @@ mod tests {
         for bad in ["", "8", "1000", "abc", "-1"] {
             assert!(parse_umask(bad).is_err(), "{bad}");
         }
+    }
+
+    /// Every option that takes a value and is not required says its default, either as
+    /// clap's `[default: ...]` or in its help text; flags are off unless given.
+    #[test]
+    fn every_option_says_its_default() {
+        fn walk(cmd: &clap::Command, path: &str, missing: &mut Vec<String>) {
+            for arg in cmd.get_arguments() {
+                let takes_value = arg.get_action().takes_values();
+                if arg.is_positional() || arg.is_required_set() || !takes_value || arg.is_hide_set()
+                {
+                    continue;
+                }
+                let help = format!(
+                    "{} {}",
+                    arg.get_help().map(|h| h.to_string()).unwrap_or_default(),
+                    arg.get_long_help()
+                        .map(|h| h.to_string())
+                        .unwrap_or_default()
+                );
+                if arg.get_default_values().is_empty() && !help.contains("[default:") {
+                    missing.push(format!("{path} --{}", arg.get_long().unwrap_or("?")));
+                }
+            }
+            for sub in cmd.get_subcommands() {
+                walk(sub, &format!("{path} {}", sub.get_name()), missing);
+            }
+        }
+        let mut missing = Vec::new();
+        walk(&Cli::command(), "watchdog", &mut missing);
+        assert!(
+            missing.is_empty(),
+            "options without a stated default: {missing:?}"
+        );
+    }
+
+    #[test]
+    fn long_help_ends_with_the_crontab_line() {
+        let help = Cli::command().render_long_help().to_string();
+        let last = help.trim_end().lines().last().unwrap_or_default();
+        assert!(last.trim_start().starts_with("* * * * * "), "{last}");
     }
 
     #[test]

@@ -13,8 +13,8 @@ use crate::pidfile::Pid;
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    /// An I/O call on a named file failed.
-    #[error("cannot {action} {}: {}", path.display(), describe_io(source))]
+    /// An I/O call on a named file failed. The most common causes get a next step.
+    #[error("cannot {action} {}: {}{}", path.display(), describe_io(source), io_hint(path, source))]
     Io {
         action: &'static str,
         path: PathBuf,
@@ -77,7 +77,15 @@ pub enum Error {
     },
 
     /// A signal could not be sent (most often EPERM: the process is another user's).
-    #[error("cannot send {signal} to pid {pid} ({program}): {}", describe_errno(*source))]
+    #[error(
+        "cannot send {signal} to pid {pid} ({program}): {}{}",
+        describe_errno(*source),
+        if *source == nix::errno::Errno::EPERM {
+            "; it runs as another user: run the watchdog as that user, or as root"
+        } else {
+            ""
+        }
+    )]
     Signal {
         signal: String,
         pid: Pid,
@@ -85,9 +93,77 @@ pub enum Error {
         source: nix::errno::Errno,
     },
 
+    /// The user's crontab cannot be read or written through the `crontab` command.
+    #[error("cannot {action} your crontab: {reason}")]
+    Crontab {
+        action: &'static str,
+        reason: String,
+    },
+
+    /// No crontab line can be made for this job (`watchdog cron`): the program cannot be
+    /// found, a word holds a line break...
+    #[error("cannot make a crontab line for {program}: {reason}")]
+    CronLine { program: String, reason: String },
+
+    /// `watchdog man NAME` for a command that does not exist.
+    #[error("there is no command {name:?}; the commands are: {known}")]
+    UnknownCommand { name: String, known: String },
+
+    /// `watchdog log`: there is no event log yet.
+    #[error(
+        "no event log at {}: nothing has been logged for this job yet (the first launch \
+         starts it), or the job was set up with another --log or --pidfile",
+        path.display()
+    )]
+    NoEventLog { path: PathBuf },
+
+    /// `--program-writes-pidfile`: the program did not write a usable PID file in time.
+    /// `what` says how the launched process ended and what the PID file held.
+    #[error("{program} (pid {pid}) {what}{tail}")]
+    NoPidFile {
+        program: String,
+        pid: Pid,
+        what: String,
+        tail: String,
+    },
+
+    /// The program exited with a status listed in `--stay-down-on`; the job is now stopped.
+    #[error(
+        "{program} (pid {pid}) {how}, which --stay-down-on lists: marked stopped, so check \
+         leaves it down until `watchdog start`{tail}"
+    )]
+    StayDown {
+        program: String,
+        pid: Pid,
+        how: String,
+        tail: String,
+    },
+
+    /// `--ready-when-log`/`--ready-when-cmd`: the program did not become ready.
+    #[error("{program} (pid {pid}) {what}{tail}")]
+    NotReady {
+        program: String,
+        pid: Pid,
+        what: String,
+        tail: String,
+    },
+
+    /// `watchdog run` while the job's program runs.
+    #[error(
+        "not running {program} in the foreground: the job's program already runs as pid {pid}; \
+         stop it first (`watchdog stop --pidfile {}`), or use another --pidfile",
+        path.display()
+    )]
+    AlreadyRunning {
+        program: String,
+        pid: Pid,
+        path: PathBuf,
+    },
+
     /// The PID file names a live process that belongs to another user.
     #[error(
-        "pid {pid} named in {} belongs to {owner} (uid {uid}), not to you; nothing was signalled",
+        "pid {pid} named in {} belongs to {owner} (uid {uid}), not to you; nothing was signalled: \
+         your program no longer runs under that PID (it was reused), and check will relaunch it",
         path.display()
     )]
     NotOurs {
@@ -115,6 +191,38 @@ impl Error {
             (Error::Busy { .. }, false) => Exit::Busy,
             (_, false) => Exit::Failed,
         }
+    }
+}
+
+/// What to do about the most common I/O failures on the job's files, or nothing. Files under
+/// /proc are the kernel's, and some "paths" only name a thing ("standard output", "the
+/// watch"): no advice helps there.
+fn io_hint(path: &std::path::Path, e: &io::Error) -> String {
+    let text = path.as_os_str().as_encoded_bytes();
+    let pseudo = !text.contains(&b'/') && text.contains(&b' ');
+    if pseudo || path.starts_with("/proc") {
+        return String::new();
+    }
+    let dir = crate::files::parent_dir(path);
+    match e.raw_os_error() {
+        Some(libc::EACCES | libc::EPERM) => format!(
+            "; check the owner and mode of {} and of its directory (`ls -ld {} {}`)",
+            path.display(),
+            dir.display(),
+            path.display()
+        ),
+        Some(libc::EROFS) => {
+            "; that filesystem is read-only: keep the job's files on a writable one".into()
+        }
+        Some(libc::ENOSPC | libc::EDQUOT) => {
+            "; the disk (or your quota) is full: make room, then run it again".into()
+        }
+        Some(libc::ENOENT) if !dir.exists() => format!(
+            "; the directory {} does not exist: create it (`mkdir -p {}`)",
+            dir.display(),
+            dir.display()
+        ),
+        _ => String::new(),
     }
 }
 
@@ -146,8 +254,21 @@ mod tests {
         );
         assert_eq!(
             e.to_string(),
-            "cannot write PID file /x/app.pid: Read-only file system"
+            "cannot write PID file /x/app.pid: Read-only file system; that filesystem is \
+             read-only: keep the job's files on a writable one"
         );
+        let e = Error::io(
+            "write PID file",
+            "/no/such/dir/app.pid",
+            io::Error::from_raw_os_error(libc::ENOENT),
+        );
+        assert!(e.to_string().ends_with("(`mkdir -p /no/such/dir`)"), "{e}");
+        let e = Error::io(
+            "read",
+            "/proc/1/stat",
+            io::Error::from_raw_os_error(libc::EACCES),
+        );
+        assert_eq!(e.to_string(), "cannot read /proc/1/stat: Permission denied");
     }
 
     #[test]

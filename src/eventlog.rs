@@ -38,7 +38,8 @@ pub fn open(path: &Path, command: &'static str) {
         Ok(f) => f,
         Err(e) => {
             eprintln!(
-                "watchdog: warning: cannot open event log {}: {}; events of this run are not logged",
+                "watchdog: warning: cannot open event log {}: {}; events of this run are not \
+                 logged (fix its owner or mode, or give another --log)",
                 path.display(),
                 crate::error::describe_io(&e)
             );

@@ -5,11 +5,14 @@
 //! | code | meaning |
 //! |---|---|
 //! | 0 | success: running (already, or launched), stopped, signal sent |
-//! | 1 | failure: could not launch, died during the grace period, survived the stop ladder, not running (`kill`), refused for safety, parked (`check`); `status`: dead but the PID file exists (died, PID reused, parked) |
+//! | 1 | failure: could not launch, died during the grace period, survived the stop ladder, not running (`kill`), refused for safety, parked (`check`), a problem found (`doctor`), the crontab cannot be read or written (`cron`), no event log (`log`); `status`: dead but the PID file exists (died, PID reused, parked) |
 //! | 2 | usage error (bad command line) |
 //! | 3 | `status`: not running (never started, stopped on purpose) |
 //! | 4 | `status`: unknown (the PID file or state cannot be read, is invalid or is unsafe) |
 //! | 5 | busy: another watchdog run held the lock for longer than `--wait` |
+//!
+//! `run` is the exception: once the program ran, it exits with the program's own status
+//! (128+N when signal N ended it), as `nohup` or `env` do; before that, the table applies.
 
 use std::process::ExitCode;
 
@@ -29,6 +32,8 @@ pub enum Exit {
     Unknown,
     /// 5: another watchdog run held the lock longer than `--wait`.
     Busy,
+    /// `run` only: the program's own exit status (128+N for signal N).
+    Program(u8),
 }
 
 impl Exit {
@@ -41,6 +46,7 @@ impl Exit {
             Exit::NotRunning => 3,
             Exit::Unknown => 4,
             Exit::Busy => 5,
+            Exit::Program(code) => code,
         }
     }
 }

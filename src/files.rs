@@ -89,7 +89,10 @@ pub fn read_small(path: &Path, what: &'static str, max_len: usize) -> Result<Opt
         };
         return Err(Error::UnsafeFile {
             path: path.into(),
-            reason: format!("the {what} is {kind}, not a regular file"),
+            reason: format!(
+                "the {what} is {kind}, not a regular file; remove it, or give the job \
+                 another --pidfile"
+            ),
         });
     }
     if meta.len() > max_len as u64 {

@@ -55,6 +55,7 @@ impl Job {
                 }
             }
         };
+        let verdict = crate::daemonized::with_launcher(verdict, &state, &boot_id);
         Ok(Job {
             paths: paths.clone(),
             verdict,
@@ -69,6 +70,7 @@ impl Job {
     /// When the state file cannot be written.
     pub fn record_adoption(&mut self, v: &Verified) -> Result<()> {
         self.state.identity = Some(v.identity(&self.boot_id));
+        self.state.launcher = None;
         if self.state.cmd.is_none() {
             self.state.cmd = identity::cmdline(v.pid);
         }

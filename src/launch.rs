@@ -12,7 +12,12 @@
 //! - its PID and identity are durably recorded *before* it runs (the held child), so a
 //!   watchdog killed at any point leaves either nothing running or a recorded copy;
 //! - if recording fails, it never runs; if exec fails, the PID file is removed, so it does
-//!   not name a process that never ran.
+//!   not name a process that never ran;
+//! - with `--user`, it runs as that user and groups, and its output files are opened as the
+//!   user unless root alone controls their directory (see `user`);
+//! - with `--program-writes-pidfile`, the launched process is recorded in the state file
+//!   (`launcher`) before it runs, the stale PID file is removed, and the PID file the program
+//!   writes is awaited and verified (see `daemonized`).
 
 use std::ffi::{CString, OsStr, OsString};
 use std::fs::{File, OpenOptions};
@@ -43,12 +48,24 @@ pub struct Spec {
     pub env: Vec<(OsString, OsString)>,
     pub umask: Option<u32>,
     pub grace: Duration,
+    /// `--program-writes-pidfile`: the program, not the watchdog, writes the PID file.
+    pub program_writes_pidfile: bool,
+    /// `--stay-down-on`: exit statuses after which the job stays down.
+    pub stay_down_on: Vec<u8>,
+    /// `--user`: the user the program runs as (resolved at launch).
+    pub user: Option<String>,
 }
 
 impl Spec {
     /// The command line for messages: `/home/me/app/run.sh --port 8080`.
     pub fn display(&self) -> String {
         show_argv(&self.argv)
+    }
+
+    /// Whether `status` is an exit listed in `--stay-down-on`.
+    pub fn stays_down(&self, status: &WaitStatus) -> bool {
+        matches!(status, WaitStatus::Exited(_, code)
+            if u8::try_from(*code).is_ok_and(|c| self.stay_down_on.contains(&c)))
     }
 }
 
@@ -73,11 +90,29 @@ pub fn show_argv(argv: &[OsString]) -> String {
 /// A program that has been released to run, not yet watched through its grace period.
 #[derive(Debug)]
 pub struct Launched {
+    /// The program: the launched process, or with `--program-writes-pidfile` the process
+    /// its PID file names.
     pub pid: Pid,
+    /// Whether `pid` is our child (so that its exit status can be read).
+    pub child: bool,
     /// Size of the stderr file before launch: the tail shown on an early death starts here.
-    stderr_offset: u64,
+    pub stderr_offset: u64,
+    /// Size of the stdout file before launch (`--ready-when-log` reads from here).
+    pub stdout_offset: u64,
     /// When it was released, to tell an early death from a later one.
     pub at: Instant,
+    /// With `--user`: the uid that must own output files read back (see `user::may_read`).
+    pub uid: Option<u32>,
+}
+
+/// How a watched program ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ended {
+    /// Our child: its wait status.
+    Status(WaitStatus),
+    /// Not our child (it forked away from the process we launched): its parent, not we,
+    /// gets its exit status.
+    Unknown,
 }
 
 /// Launches the program and records it in `st` and on disk. Does not wait for the grace
@@ -100,7 +135,24 @@ pub fn launch(
         reason,
     };
 
-    let env = environment(&spec.env);
+    if spec.program_writes_pidfile && spec.user.is_some() {
+        return Err(fail(
+            "--program-writes-pidfile cannot be used with --user: the program would write the \
+             PID file as that user, and a root watchdog never trusts a PID file another user \
+             can write (it could name any process); let the program drop privileges itself"
+                .into(),
+        ));
+    }
+    let target = match &spec.user {
+        Some(name) => Some(crate::user::resolve(name).map_err(&fail)?),
+        None => None,
+    };
+    let mut overrides = target
+        .as_ref()
+        .map(crate::user::Target::env)
+        .unwrap_or_default();
+    overrides.extend(spec.env.iter().cloned());
+    let env = environment(&overrides);
     let exe = resolve(
         &spec.argv[0],
         path_of(&env).as_deref(),
@@ -110,9 +162,30 @@ pub fn launch(
     if let Some(dir) = &spec.chdir {
         check_dir(dir).map_err(&fail)?;
     }
-    let stdout = open_output(&paths.stdout).map_err(&fail)?;
-    let stderr = open_output(&paths.stderr).map_err(&fail)?;
-    let stderr_offset = stderr.metadata().map(|m| m.len()).unwrap_or(0);
+    // With --user, root opens only the files whose directory it alone controls; the child
+    // opens the others after switching to the user (see `user`).
+    let by_root = |p: &Path| match &target {
+        None => Some(p.to_path_buf()),
+        Some(_) => crate::user::root_may_open(p),
+    };
+    let same_file = paths.stderr == paths.stdout;
+    let (out_path, err_path) = (by_root(&paths.stdout), by_root(&paths.stderr));
+    let stdout = out_path
+        .as_deref()
+        .map(open_output)
+        .transpose()
+        .map_err(&fail)?;
+    let stderr = err_path
+        .as_deref()
+        .map(open_output)
+        .transpose()
+        .map_err(&fail)?;
+    let size = |f: &Option<File>, p: &Path| match f {
+        Some(f) => f.metadata().map(|m| m.len()).unwrap_or(0),
+        None => std::fs::symlink_metadata(p).map(|m| m.len()).unwrap_or(0),
+    };
+    let stdout_offset = size(&stdout, &paths.stdout);
+    let stderr_offset = size(&stderr, &paths.stderr);
     let devnull = File::open("/dev/null")
         .map_err(|e| fail(format!("cannot open /dev/null: {}", describe_io(&e))))?;
     if let Some(fs) = crate::lock::network_fs(files::parent_dir(&paths.pidfile)) {
@@ -163,11 +236,29 @@ pub fn launch(
         sys::dup_above_stdio(f.as_fd())
             .map_err(|e| fail(format!("cannot duplicate {what}: {}", describe_io(&e))))
     };
-    let (fd0, fd1, fd2) = (
-        dup(&devnull, "/dev/null")?,
-        dup(&stdout, "stdout")?,
-        dup(&stderr, "stderr")?,
-    );
+    let fd0 = dup(&devnull, "/dev/null")?;
+    let fd1 = stdout.as_ref().map(|f| dup(f, "stdout")).transpose()?;
+    let fd2 = stderr.as_ref().map(|f| dup(f, "stderr")).transpose()?;
+    let c_out = cstring(paths.stdout.as_os_str()).map_err(&fail)?;
+    let c_err = cstring(paths.stderr.as_os_str()).map_err(&fail)?;
+    let nofollow = |p: &Path| {
+        if files::others_can_write(files::parent_dir(p)) {
+            libc::O_NOFOLLOW
+        } else {
+            0
+        }
+    };
+    let out1 = child_output(&fd1, &c_out, nofollow(&paths.stdout));
+    let out2 = if same_file && fd2.is_none() {
+        sys::Output::SameAsStdout
+    } else {
+        child_output(&fd2, &c_err, nofollow(&paths.stderr))
+    };
+    let credentials = target.as_ref().map(|t| sys::Credentials {
+        uid: t.uid,
+        gid: t.gid,
+        groups: &t.groups,
+    });
     let setup = sys::ChildSetup {
         path: &c_exe,
         argv: &argv,
@@ -175,8 +266,9 @@ pub fn launch(
         chdir: c_dir.as_deref(),
         umask: spec.umask,
         stdin: fd0.as_fd(),
-        stdout: fd1.as_fd(),
-        stderr: fd2.as_fd(),
+        stdout: out1,
+        stderr: out2,
+        user: credentials,
     };
 
     held.still_held()?;
@@ -191,11 +283,20 @@ pub fn launch(
         let stat = identity::read_stat(pid)
             .map_err(|e| Error::io("read", format!("/proc/{pid}/stat"), e))?
             .ok_or_else(|| fail(format!("the launched process {pid} vanished before it ran")))?;
-        st.identity = Some(Identity {
+        let launched = Identity {
             pid,
             start_ticks: stat.start_ticks,
             boot_id: boot_id.to_string(),
-        });
+        };
+        // With --program-writes-pidfile the launched process is recorded as the launcher,
+        // not as the program: its program names itself in the PID file later.
+        if spec.program_writes_pidfile {
+            st.identity = None;
+            st.launcher = Some(launched);
+        } else {
+            st.identity = Some(launched);
+            st.launcher = None;
+        }
         // A change of mode (start after stop) must survive a power cut; a relaunch in
         // Running mode records only boot-bound facts (see `files`).
         let durability = if st.mode == Mode::Running {
@@ -209,7 +310,12 @@ pub fn launch(
         held.still_held()?;
         state::write(&paths.state, st, boot_id, durability)?;
         crate::fault::point("state-written");
-        pidfile::write(&paths.pidfile, pid)?;
+        if spec.program_writes_pidfile {
+            // The stale PID file goes, so that the one the program writes is the only one.
+            files::remove(&paths.pidfile, "PID file")?;
+        } else {
+            pidfile::write(&paths.pidfile, pid)?;
+        }
         crate::fault::point("recorded");
         Ok(())
     })();
@@ -221,13 +327,27 @@ pub fn launch(
 
     match child.release() {
         Ok(pid) => {
-            log::info!("launched {program} as pid {pid}");
+            log::info!(
+                "launched {program} as pid {pid}{}",
+                target
+                    .as_ref()
+                    .map(|t| format!(" (user {})", t.name))
+                    .unwrap_or_default()
+            );
             crate::fault::point("released");
-            Ok(Launched {
+            let launched = Launched {
                 pid,
+                child: true,
                 stderr_offset,
+                stdout_offset,
                 at: Instant::now(),
-            })
+                uid: target.as_ref().map(|t| t.uid),
+            };
+            if spec.program_writes_pidfile {
+                crate::daemonized::await_pidfile(spec, paths, st, boot_id, held, launched)
+            } else {
+                Ok(launched)
+            }
         }
         Err((stage, errno)) => {
             let what = match stage {
@@ -244,9 +364,29 @@ pub fn launch(
                 sys::Stage::Redirect => {
                     format!("cannot redirect output: {}", describe_errno(errno))
                 }
+                sys::Stage::User => format!(
+                    "cannot switch to user {}: {}",
+                    spec.user.as_deref().unwrap_or("?"),
+                    describe_errno(errno)
+                ),
+                sys::Stage::OpenStdout | sys::Stage::OpenStderr => {
+                    let p = if stage == sys::Stage::OpenStdout {
+                        &paths.stdout
+                    } else {
+                        &paths.stderr
+                    };
+                    format!(
+                        "cannot open output file {} as user {}: {} (with --user, a file \
+                         outside a directory only root can write is opened as the user)",
+                        p.display(),
+                        spec.user.as_deref().unwrap_or("?"),
+                        describe_errno(errno)
+                    )
+                }
             };
             // The PID file must not name a process that never ran.
             st.identity = None;
+            st.launcher = None;
             st.last_exit = Some(what.clone());
             let _ = files::remove(&paths.pidfile, "PID file");
             let _ = state::write(&paths.state, st, boot_id, files::Durability::Atomic);
@@ -256,21 +396,44 @@ pub fn launch(
     }
 }
 
-/// Watches a just-launched child for `grace`. Returns how it ended if it died in that time.
-pub fn watch_grace(l: &Launched, grace: Duration) -> Option<WaitStatus> {
+/// fd 1 or 2 of the child: the descriptor the watchdog opened, or else the file for the
+/// child to open as the user (`--user`, see `user`).
+fn child_output<'a>(
+    fd: &'a Option<std::os::fd::OwnedFd>,
+    path: &'a CString,
+    flags: libc::c_int,
+) -> sys::Output<'a> {
+    match fd {
+        Some(fd) => sys::Output::Fd(fd.as_fd()),
+        None => sys::Output::Open {
+            path: path.as_c_str(),
+            flags,
+        },
+    }
+}
+
+/// Watches a just-launched program until `grace` after its launch. Returns how it ended if
+/// it died in that time.
+pub fn watch_grace(l: &Launched, grace: Duration) -> Option<Ended> {
     let pid = l.pid;
+    let grace = grace.saturating_sub(l.at.elapsed());
+    if !l.child {
+        // Not our child: a pidfd (or /proc) tells us when it ends, not how.
+        let h = crate::pidfd::Handle::open(pid).ok()?;
+        return h.wait_exit(grace).then_some(Ended::Unknown);
+    }
     if let Ok(h) = crate::pidfd::Handle::open(pid) {
         if !h.wait_exit(grace) {
             return None;
         }
-        return waitpid(pid.nix(), None).ok();
+        return waitpid(pid.nix(), None).ok().map(Ended::Status);
     }
     // No pidfd: poll our child with WNOHANG.
     let deadline = Instant::now() + grace;
     loop {
         match waitpid(pid.nix(), Some(WaitPidFlag::WNOHANG)) {
             Ok(WaitStatus::StillAlive) => {}
-            Ok(status) => return Some(status),
+            Ok(status) => return Some(Ended::Status(status)),
             Err(_) => return None,
         }
         if Instant::now() >= deadline {
@@ -293,6 +456,16 @@ pub fn describe_status(status: &WaitStatus) -> String {
     }
 }
 
+/// `describe_status`, or for a program that is not our child, that it exited.
+pub fn describe_end(end: &Ended) -> String {
+    match end {
+        Ended::Status(s) => describe_status(s),
+        Ended::Unknown => "exited (it is not the watchdog's child, so its exit status is \
+                           unknown)"
+            .into(),
+    }
+}
+
 /// The last lines the program wrote to `path` since `l` was launched, bounded to a few
 /// lines of a few hundred bytes each, so a program that wrote megabytes cannot flood the
 /// cron mail.
@@ -300,7 +473,7 @@ pub fn stderr_tail(l: &Launched, path: &Path) -> String {
     const MAX_BYTES: u64 = 2048;
     const MAX_LINES: usize = 10;
     const MAX_LINE: usize = 200;
-    let Ok(mut f) = File::open(path) else {
+    let Some(mut f) = crate::user::may_read(path, l.uid) else {
         return String::new();
     };
     let len = f.metadata().map(|m| m.len()).unwrap_or(0);
@@ -334,7 +507,7 @@ pub fn stderr_tail(l: &Launched, path: &Path) -> String {
 }
 
 /// The environment the program gets: ours (under cron, minimal), with `--env` applied.
-fn environment(overrides: &[(OsString, OsString)]) -> Vec<(OsString, OsString)> {
+pub fn environment(overrides: &[(OsString, OsString)]) -> Vec<(OsString, OsString)> {
     let mut env: Vec<(OsString, OsString)> = std::env::vars_os().collect();
     for (k, v) in overrides {
         match env.iter_mut().find(|(ek, _)| ek == k) {
@@ -401,7 +574,15 @@ pub fn resolve(
 }
 
 fn check_executable(p: &Path) -> std::result::Result<(), String> {
-    let meta = std::fs::metadata(p).map_err(|e| format!("{}: {}", p.display(), describe_io(&e)))?;
+    let meta = std::fs::metadata(p).map_err(|e| {
+        let hint = if e.kind() == std::io::ErrorKind::NotFound {
+            "; check the path (a relative one is taken from --chdir, or from the current \
+             directory, which is $HOME under cron)"
+        } else {
+            ""
+        };
+        format!("{}: {}{hint}", p.display(), describe_io(&e))
+    })?;
     if meta.is_dir() {
         return Err(format!("{} is a directory", p.display()));
     }

@@ -19,15 +19,29 @@
 //! 6. **Grace**: watch the child for `--grace`; a death is reported with its status and the
 //!    tail of its stderr. Then exit: nothing of the watchdog stays behind.
 //!
+//! With `--rotate-size`, every locked check first looks at the output files (one `stat`
+//! each) and moves the head of any that grew too large to `NAME.1` while the program keeps
+//! appending (`rotate.rs`: `FALLOC_FL_COLLAPSE_RANGE`, so no byte is lost or doubled).
+//!
+//! Issue 8 adds, each in its own module: programs that write their own PID file or fork
+//! (`daemonized.rs`: the launcher is recorded before it runs, its program's PID file is
+//! awaited and verified), readiness waits that hold no lock (`readiness.rs`,
+//! `commands/ready.rs`), exit codes that mean "stay down", `watchdog run` in the foreground
+//! (`commands/run.rs`), and `--user` (`user.rs`; the switch itself is in `sys.rs`).
+//!
 //! `stop` (`commands/stop.rs`) marks the job stopped before it signals, then walks the
 //! ladder over the program's whole session through pidfds. `main` only parses, runs and maps
 //! the outcome to an exit code (`exit.rs` is the only mapping).
 
 #![deny(unsafe_code)]
 
+pub mod acting_as;
 pub mod cli;
 pub mod clock;
 pub mod commands;
+pub mod crondaemon;
+pub mod crontab;
+pub mod daemonized;
 pub mod duration;
 pub mod error;
 pub mod eventlog;
@@ -39,9 +53,15 @@ pub mod job;
 pub mod ladder;
 pub mod launch;
 pub mod lock;
+pub mod logtail;
+pub mod output;
 pub mod paths;
 pub mod pidfd;
 pub mod pidfile;
+pub mod readiness;
+pub mod rotate;
 pub mod signame;
+pub mod size;
 pub mod state;
 pub mod sys;
+pub mod user;

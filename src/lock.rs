@@ -99,7 +99,8 @@ pub fn with_lock<T>(
             // A reader (status) in a job directory it may not write, e.g. another user's
             // job: lock the existing file read-only (flock works on any open file), or,
             // if no run ever created it, read without a lock: there is no writer to race.
-            (Err(e), Access::Shared) if read_only_error(&e) => match open_read_only(path, nofollow) {
+            (Err(e), Access::Shared) if read_only_error(&e) => match open_read_only(path, nofollow)
+            {
                 Ok(f) => f,
                 Err(_) => return f(&Held::unlocked(path)),
             },

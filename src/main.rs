@@ -24,6 +24,13 @@ fn main() -> ExitCode {
         Command::Restart(a) => commands::restart::run(a),
         Command::Status(a) => commands::status::run(a),
         Command::Kill(a) => commands::kill::run(a),
+        Command::Run(a) => commands::run::run(a),
+        Command::Rotate(a) => commands::rotate::run(a),
+        Command::Cron(a) => commands::cron::run(a),
+        Command::Doctor(a) => commands::doctor::run(a),
+        Command::Log(a) => commands::log_cmd::run(a),
+        Command::Completions(a) => commands::completions::completions(a),
+        Command::Man(a) => commands::completions::man(a),
     };
     match result {
         Ok(exit) => exit.into(),

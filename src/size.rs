@@ -78,7 +78,17 @@ mod tests {
     #[test]
     fn refuses_nonsense() {
         for s in [
-            "", "0", "0K", "M", "-1", "1.5M", "10 M", "10X", "10MM", "1e6", "K10",
+            "",
+            "0",
+            "0K",
+            "M",
+            "-1",
+            "1.5M",
+            "10 M",
+            "10X",
+            "10MM",
+            "1e6",
+            "K10",
             "99999999999999999999", // overflows u64 as a number
             "16777216T",            // 2^24 TiB overflows u64 bytes
         ] {

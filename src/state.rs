@@ -20,6 +20,8 @@
 //! cmd /home/me/app/run.sh --port 8080
 //! limit 5 3600            --max-launches and --within (seconds) of the last launch
 //! watcher 4300 1234600    the `check --watch` run that watches now (pid, start ticks)
+//! launcher 4301 1234601   with --program-writes-pidfile: the process launched last, whose
+//!                         program has not yet written a PID file we accepted (pid, start)
 //! ```
 //!
 //! `limit` was added after version 1 shipped: files without it are read as before, a
@@ -92,7 +94,10 @@ impl Limit {
     fn parse(value: &str) -> Option<Limit> {
         let (n, w) = value.split_once(' ')?;
         let max_launches = n.parse::<u32>().ok().filter(|&n| n > 0)?;
-        let within = w.parse::<f64>().ok().filter(|w| w.is_finite() && *w >= 0.0)?;
+        let within = w
+            .parse::<f64>()
+            .ok()
+            .filter(|w| w.is_finite() && *w >= 0.0)?;
         Some(Limit {
             max_launches,
             within,
@@ -116,6 +121,9 @@ pub struct State {
     pub cmd: Option<String>,
     /// The `check --watch` process currently watching (on this boot), if any.
     pub watcher: Option<Identity>,
+    /// With `--program-writes-pidfile`: the process we launched (on this boot) while its
+    /// program has yet to write a PID file we accepted. See `daemonized`.
+    pub launcher: Option<Identity>,
     /// The crash-loop limit of the last launch (absent in files from before it existed).
     pub limit: Option<Limit>,
 }
@@ -151,6 +159,9 @@ impl State {
         if let Some(w) = &self.watcher {
             let _ = writeln!(s, "watcher {} {}", w.pid, w.start_ticks);
         }
+        if let Some(l) = &self.launcher {
+            let _ = writeln!(s, "launcher {} {}", l.pid, l.start_ticks);
+        }
         if let Some(l) = &self.limit {
             let _ = writeln!(s, "limit {} {:.3}", l.max_launches, l.within);
         }
@@ -169,6 +180,7 @@ impl State {
         let mut st = State::default();
         let (mut boot, mut pid, mut start, mut mode) = (None, None, None, None);
         let mut watcher = None;
+        let mut launcher = None;
         for line in lines {
             let (key, value) = line.split_once(' ').unwrap_or((line, ""));
             match key {
@@ -187,6 +199,13 @@ impl State {
                 "cmd" => st.cmd = Some(value.to_string()),
                 // Informational only: a bad value loses this line, not the whole file.
                 "limit" => st.limit = Limit::parse(value),
+                "launcher" => {
+                    let (p, t) = value.split_once(' ')?;
+                    launcher = Some((
+                        crate::pidfile::parse(p.as_bytes(), i32::MAX).ok()?,
+                        t.parse::<u64>().ok()?,
+                    ));
+                }
                 "watcher" => {
                     let (p, t) = value.split_once(' ')?;
                     watcher = Some((
@@ -204,6 +223,13 @@ impl State {
             return None;
         }
         if boot == boot_id {
+            if let Some((pid, start_ticks)) = launcher {
+                st.launcher = Some(Identity {
+                    pid,
+                    start_ticks,
+                    boot_id: boot.to_string(),
+                });
+            }
             if let Some((pid, start_ticks)) = watcher {
                 st.watcher = Some(Identity {
                     pid,
@@ -301,6 +327,11 @@ mod tests {
                 max_launches: 5,
                 within: 3600.0,
             }),
+            launcher: Some(Identity {
+                pid: Pid::new(4301).unwrap(),
+                start_ticks: 1234601,
+                boot_id: "b1".into(),
+            }),
         }
     }
 
@@ -315,6 +346,7 @@ mod tests {
         let st = State::parse(sample().render("b1").as_bytes(), "b2").unwrap();
         assert_eq!(st.identity, None);
         assert_eq!(st.watcher, None);
+        assert_eq!(st.launcher, None);
         assert!(st.launches.is_empty());
         assert_eq!(st.mode, Mode::Stopped);
     }
@@ -352,7 +384,13 @@ mod tests {
         let st = State::parse(old.as_bytes(), "b1").unwrap();
         assert_eq!(st.limit, None);
         assert_eq!(st.mode, Mode::Stopped);
-        for bad in ["limit x 3600", "limit 0 3600", "limit 5", "limit 5 -1", "limit 5 inf"] {
+        for bad in [
+            "limit x 3600",
+            "limit 0 3600",
+            "limit 5",
+            "limit 5 -1",
+            "limit 5 inf",
+        ] {
             let text = good.replace("limit 5 3600.000", bad);
             let st = State::parse(text.as_bytes(), "b1").unwrap_or_else(|| panic!("{bad}"));
             assert_eq!(st.limit, None, "{bad}");

@@ -15,9 +15,16 @@
 //!
 //! Between fork and exec the child calls only async-signal-safe functions (signal-safety(7)):
 //! `close`, `setsid`, `sigaction`, `sigprocmask`, `read`, `write`, `dup2`, `chdir`, `umask`,
-//! `fcntl`, `execve`, `_exit`, and the raw `close_range` system call. Everything it needs
-//! (C strings, argv and envp arrays, the signal set, file descriptors) is prepared before
-//! fork; it allocates nothing, takes no lock, logs nothing and runs no destructor.
+//! `fcntl`, `open`, `setgid`, `setuid`, `execve`, `_exit`, and the raw `close_range` and
+//! `setgroups` system calls. Everything it needs (C strings, argv and envp arrays, the signal
+//! set, the group list, file descriptors) is prepared before fork; it allocates nothing,
+//! takes no lock, logs nothing and runs no destructor.
+//!
+//! With `--user` (root only), the child drops to the user after the go byte: supplementary
+//! groups, then the primary group, then the user (initgroups order: each step needs the
+//! privilege the next one gives up). Output files that must be opened as the user
+//! (`Output::Open`) are opened after the switch, so the kernel checks the user's own
+//! permissions and no path the user controls can make root open a file for them.
 
 #![allow(unsafe_code)]
 
@@ -38,10 +45,34 @@ pub struct ChildSetup<'a> {
     pub envp: &'a [*const c_char],
     pub chdir: Option<&'a CStr>,
     pub umask: Option<libc::mode_t>,
-    /// Descriptors to become 0, 1 and 2; all must be >= 3 (see `ensure_std_fds`).
+    /// The descriptor to become 0; it must be >= 3 (see `ensure_std_fds`).
     pub stdin: BorrowedFd<'a>,
-    pub stdout: BorrowedFd<'a>,
-    pub stderr: BorrowedFd<'a>,
+    /// What becomes 1 and 2.
+    pub stdout: Output<'a>,
+    pub stderr: Output<'a>,
+    /// The user to become before exec (`--user`), or `None` to stay who we are.
+    pub user: Option<Credentials<'a>>,
+}
+
+/// Where fd 1 or 2 of the program comes from.
+#[derive(Debug, Clone, Copy)]
+pub enum Output<'a> {
+    /// A descriptor opened by the watchdog; it must be >= 3.
+    Fd(BorrowedFd<'a>),
+    /// A file the child opens for append after it switched user (`open(2)` with these
+    /// flags, mode 0644), so that the user's own permissions decide.
+    Open { path: &'a CStr, flags: libc::c_int },
+    /// fd 2 only: the same open file as fd 1 (`>>file 2>&1`).
+    SameAsStdout,
+}
+
+/// The user and groups the child switches to, prepared before fork.
+#[derive(Debug, Clone, Copy)]
+pub struct Credentials<'a> {
+    pub uid: libc::uid_t,
+    pub gid: libc::gid_t,
+    /// Supplementary groups, as getgrouplist(3) gives them.
+    pub groups: &'a [libc::gid_t],
 }
 
 /// Which step of the child's set-up failed.
@@ -50,6 +81,12 @@ pub enum Stage {
     Redirect,
     Chdir,
     Exec,
+    /// setgroups, setgid or setuid for `--user`.
+    User,
+    /// Opening the stdout file as the user.
+    OpenStdout,
+    /// Opening the stderr file as the user.
+    OpenStderr,
 }
 
 /// A forked child waiting for the go byte.
@@ -178,13 +215,26 @@ unsafe fn held_child(
             libc::_exit(0);
         }
 
-        // stdin, stdout, stderr. The sources are >= 3, so no dup2 clobbers another's source.
-        if libc::dup2(s.stdin.as_raw_fd(), 0) < 0
-            || libc::dup2(s.stdout.as_raw_fd(), 1) < 0
-            || libc::dup2(s.stderr.as_raw_fd(), 2) < 0
-        {
+        // stdin, and the outputs the watchdog opened. The sources are >= 3, so no dup2
+        // clobbers another's source.
+        if libc::dup2(s.stdin.as_raw_fd(), 0) < 0 {
             report(report_w, Stage::Redirect);
         }
+        if let Output::Fd(fd) = s.stdout {
+            if libc::dup2(fd.as_raw_fd(), 1) < 0 {
+                report(report_w, Stage::Redirect);
+            }
+        }
+        if let Output::Fd(fd) = s.stderr {
+            if libc::dup2(fd.as_raw_fd(), 2) < 0 {
+                report(report_w, Stage::Redirect);
+            }
+        }
+        if let Some(c) = &s.user {
+            switch_user(report_w, c);
+        }
+        open_output(report_w, s.stdout, 1, Stage::OpenStdout);
+        open_output(report_w, s.stderr, 2, Stage::OpenStderr);
         if let Some(dir) = s.chdir {
             if libc::chdir(dir.as_ptr()) < 0 {
                 report(report_w, Stage::Chdir);
@@ -221,6 +271,79 @@ unsafe fn held_child(
 
         libc::execve(s.path.as_ptr(), s.argv.as_ptr(), s.envp.as_ptr());
         report(report_w, Stage::Exec);
+    }
+}
+
+/// `--user`: supplementary groups, primary group, user, in that order (each step needs the
+/// privilege the next one gives up); any failure ends the child before exec.
+///
+/// # Safety
+/// Only in the held child, after fork; async-signal-safe.
+unsafe fn switch_user(report_w: RawFd, c: &Credentials<'_>) {
+    // SAFETY: setgroups is called as the raw system call on a slice prepared before fork
+    // (no allocation; glibc's wrapper would also broadcast to other threads, and the child
+    // of a fork has only this one). setgid and setuid are async-signal-safe (signal-
+    // safety(7)); std's `Command` makes the same three calls between fork and exec when
+    // `uid`/`gid`/`groups` are set. Their values were prepared before fork.
+    unsafe {
+        if libc::syscall(
+            libc::SYS_setgroups,
+            c.groups.len() as libc::size_t,
+            c.groups.as_ptr(),
+        ) < 0
+            || libc::setgid(c.gid) < 0
+            || libc::setuid(c.uid) < 0
+        {
+            report(report_w, Stage::User);
+        }
+    }
+}
+
+/// Opens an `Output::Open` file (as whoever the child now is) onto `target` (1 or 2), or
+/// makes fd 2 share fd 1 for `Output::SameAsStdout`. `Output::Fd` was dup'ed already.
+///
+/// # Safety
+/// Only in the held child, after fork; async-signal-safe.
+unsafe fn open_output(report_w: RawFd, out: Output<'_>, target: RawFd, stage: Stage) {
+    // SAFETY: open, fcntl, dup2 and close are async-signal-safe (signal-safety(7)); the path
+    // is a C string prepared before fork. O_NONBLOCK keeps a FIFO without a reader from
+    // hanging the child (ENXIO instead), and is cleared again so that the program gets a
+    // blocking descriptor, as it would from the watchdog's own open.
+    unsafe {
+        match out {
+            Output::Fd(_) => {}
+            Output::SameAsStdout => {
+                if libc::dup2(1, target) < 0 {
+                    report(report_w, Stage::Redirect);
+                }
+            }
+            Output::Open { path, flags } => {
+                let fd = libc::open(
+                    path.as_ptr(),
+                    flags
+                        | libc::O_WRONLY
+                        | libc::O_APPEND
+                        | libc::O_CREAT
+                        | libc::O_NONBLOCK
+                        | libc::O_NOCTTY
+                        | libc::O_CLOEXEC,
+                    0o644 as libc::c_uint,
+                );
+                if fd < 0 {
+                    report(report_w, stage);
+                }
+                let fl = libc::fcntl(fd, libc::F_GETFL);
+                if fl < 0 || libc::fcntl(fd, libc::F_SETFL, fl & !libc::O_NONBLOCK) < 0 {
+                    report(report_w, stage);
+                }
+                if fd != target {
+                    if libc::dup2(fd, target) < 0 {
+                        report(report_w, Stage::Redirect);
+                    }
+                    libc::close(fd);
+                }
+            }
+        }
     }
 }
 
@@ -268,6 +391,9 @@ impl HeldChild {
         let stage = match i32::from_ne_bytes([msg[0], msg[1], msg[2], msg[3]]) {
             x if x == Stage::Redirect as i32 => Stage::Redirect,
             x if x == Stage::Chdir as i32 => Stage::Chdir,
+            x if x == Stage::User as i32 => Stage::User,
+            x if x == Stage::OpenStdout as i32 => Stage::OpenStdout,
+            x if x == Stage::OpenStderr as i32 => Stage::OpenStderr,
             _ => Stage::Exec,
         };
         let errno =

@@ -23,7 +23,9 @@ pub fn run(c: &CheckArgs) -> Result<Exit> {
     }
     let a = &c.launch;
     let paths = super::launch_paths(a);
-    lock::with_lock(&paths.lock, Access::Exclusive, a.job.wait, |held| {
+    // A readiness wait (--ready-when-*) happens after the lock is released.
+    let mut waiting = None;
+    let exit = lock::with_lock(&paths.lock, Access::Exclusive, a.job.wait, |held| {
         let mut job = Job::observe(&paths)?;
         match check_locked(a, &mut job, held)? {
             Outcome::Healthy(_) | Outcome::Stopped => Ok(Exit::Ok),
@@ -31,11 +33,18 @@ pub fn run(c: &CheckArgs) -> Result<Exit> {
             Outcome::Launched { launched, message } => {
                 let spec = super::spec_of(a);
                 super::watch_grace(&spec, &mut job, &launched)?;
-                eprintln!("watchdog: {message}");
+                match super::ready::pending(a, &job, launched, message.clone()) {
+                    Some(p) => waiting = Some(p),
+                    None => eprintln!("watchdog: {message}"),
+                }
                 Ok(Exit::Ok)
             }
         }
-    })
+    })?;
+    match waiting {
+        Some(p) => super::ready::after_check(a, &paths, p),
+        None => Ok(exit),
+    }
 }
 
 /// What one check found or did.
@@ -59,6 +68,8 @@ pub enum Outcome {
 /// Launch failures (see `launch::launch`) and state-file errors.
 pub fn check_locked(a: &LaunchArgs, job: &mut Job, held: &Held) -> Result<Outcome> {
     let paths: Paths = job.paths.clone();
+    // Healthy or not, and before any launch: nothing at all without --rotate-size.
+    super::rotate::at_check(a, &paths, "check");
     let why_not = match &job.verdict {
         Verdict::Running(v) => {
             let v = v.clone();

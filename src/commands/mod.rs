@@ -2,8 +2,15 @@
 //! bubble up to `main`, which prints them once.
 
 pub mod check;
+pub mod completions; // also `man`
+pub mod cron;
+pub mod doctor;
 pub mod kill;
+pub mod log_cmd; // `watchdog log`; not `log`, which would hide the log crate's macros here
+pub mod ready; // readiness waits after a launch, with the lock released
 pub mod restart;
+pub mod rotate;
+pub mod run; // `watchdog run`: a launch in the foreground
 pub mod start;
 pub mod status;
 pub mod stop;
@@ -47,19 +54,56 @@ fn spec_of(a: &LaunchArgs) -> Spec {
         env: a.env.clone(),
         umask: a.umask,
         grace: a.grace,
+        program_writes_pidfile: a.supervision.program_writes_pidfile,
+        stay_down_on: a.supervision.stay_down_on.clone(),
+        user: a.supervision.user.clone(),
     }
 }
 
-/// Waits out the grace period of a launch. A death in that time is recorded in the state
-/// file and becomes `DiedAtLaunch`, with the exit status and the tail of stderr.
+/// `--stay-down-on`: the recorded program `pid` ended `how`, with a listed status. Marks the
+/// job stopped (durably, as `stop` does), forgets the program, and says why in the event log.
+/// Call under the lock.
 ///
 /// # Errors
-/// `DiedAtLaunch` when the program died within the grace period.
+/// When the state file cannot be written.
+fn mark_stays_down(job: &mut Job, program: &str, pid: Pid, how: &str) -> Result<()> {
+    job.state.set_mode(crate::state::Mode::Stopped);
+    job.state.identity = None;
+    job.state.launcher = None;
+    job.state.last_exit = Some(format!("{how} (listed in --stay-down-on)"));
+    job.save(Durability::Synced)?;
+    crate::files::remove(&job.paths.pidfile, "PID file")?;
+    log::warn!(
+        "{program} (pid {pid}) {how}, which --stay-down-on lists: marked stopped; check leaves \
+         it down until `watchdog start`"
+    );
+    Ok(())
+}
+
+/// Waits out the grace period of a launch. A death in that time is recorded in the state
+/// file and becomes `DiedAtLaunch`, with the exit status and the tail of stderr; an exit
+/// status listed in `--stay-down-on` marks the job stopped and becomes `StayDown`.
+///
+/// # Errors
+/// `DiedAtLaunch` or `StayDown` when the program died within the grace period.
 fn watch_grace(spec: &Spec, job: &mut Job, launched: &Launched) -> Result<Pid> {
-    let Some(status) = launch::watch_grace(launched, spec.grace) else {
+    let Some(end) = launch::watch_grace(launched, spec.grace) else {
         return Ok(launched.pid);
     };
-    let how = launch::describe_status(&status);
+    let how = launch::describe_end(&end);
+    if let launch::Ended::Status(status) = &end {
+        if spec.stays_down(status) {
+            let program = spec.display();
+            let how = format!("{how} within the grace period");
+            mark_stays_down(job, &program, launched.pid, &how)?;
+            return Err(Error::StayDown {
+                program,
+                pid: launched.pid,
+                how,
+                tail: launch::stderr_tail(launched, &job.paths.stderr),
+            });
+        }
+    }
     job.state.last_exit = Some(format!("{how} within the grace period"));
     let _ = job.save(Durability::Atomic);
     let program = spec.display();

@@ -9,8 +9,14 @@ use crate::lock::{self, Access};
 
 pub fn run(a: &RestartArgs) -> Result<Exit> {
     let paths = super::launch_paths(&a.launch);
-    lock::with_lock(&paths.lock, Access::Exclusive, a.launch.job.wait, |held| {
+    // A readiness wait (--ready-when-*) happens after the lock is released.
+    let mut waiting = None;
+    let exit = lock::with_lock(&paths.lock, Access::Exclusive, a.launch.job.wait, |held| {
         super::stop::stop_locked(&paths, &a.ladder, held, "restart")?;
-        super::start::start_locked(&a.launch, &paths, held, "restart")
-    })
+        super::start::start_locked(&a.launch, &paths, held, "restart", &mut waiting)
+    })?;
+    match waiting {
+        Some(p) => super::ready::after_start(&a.launch, &paths, p, "restart"),
+        None => Ok(exit),
+    }
 }

@@ -135,10 +135,11 @@ pub fn stop_locked(
 
 /// Runs the ladder against the leader and, with `sid`, its whole session. Returns the
 /// signal after which everything was gone, or `None` if something outlived the ladder.
+/// Also used to stop a program that did not become ready (`commands/ready.rs`).
 ///
 /// # Errors
 /// `Signal` when the leader cannot be signalled for a reason other than having exited.
-fn run_ladder(
+pub(crate) fn run_ladder(
     leader: &Handle,
     sid: Option<i32>,
     ladder: &Ladder,

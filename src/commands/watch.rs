@@ -21,6 +21,11 @@
 //! - The program, when launched by the watcher, is its child: it is reaped and how it ended
 //!   (exit status or signal) goes to the event log. A program launched by someone else is
 //!   reaped by its own parent; only its end is logged.
+//! - Issue 8: a status listed in `--stay-down-on` marks the job stopped (under the lock, if
+//!   it still records that program), and the watch ends at its next step. A launch with
+//!   `--ready-when-*` is waited for (`ready::in_watch`, no lock held; signals to the watcher
+//!   wait until it ends) before the watch goes on. With `--program-writes-pidfile` the
+//!   watched program is the daemon its PID file names, watched by pidfd as `Target::Other`.
 
 use std::os::fd::AsFd;
 use std::time::{Duration, Instant};
@@ -68,8 +73,12 @@ pub fn run(a: &LaunchArgs, watch: Duration) -> Result<Exit> {
     let signals = block_signals()?;
     let mut first = true;
     let mut warned_fallback = false;
+    // How our last child ended (we reaped it), recorded for `status` at the next locked step.
+    let mut death: Option<(Pid, String)> = None;
 
     loop {
+        // The identity a launch of this step recorded, for a readiness wait.
+        let mut fresh = None;
         let step = lock::with_lock(&paths.lock, Access::Exclusive, a.job.wait, |held| {
             let mut job = Job::observe(&paths)?;
             if job.state.watcher.as_ref() != Some(&me) {
@@ -79,10 +88,17 @@ pub fn run(a: &LaunchArgs, watch: Duration) -> Result<Exit> {
                 }
                 take_over(&mut job, &me)?;
             }
+            // Saved with the relaunch's state write, if there is one: no extra write here.
+            if let Some((pid, how)) = death.take() {
+                if job.state.identity.as_ref().is_some_and(|i| i.pid == pid) {
+                    job.state.last_exit = Some(how);
+                }
+            }
             Ok(match check_locked(a, &mut job, held)? {
                 Outcome::Healthy(v) => Step::Watch(Target::Other(v.pid)),
                 Outcome::Launched { launched, message } => {
                     eprintln!("watchdog: {message}");
+                    fresh = job.state.identity.clone();
                     Step::Watch(Target::Child(launched))
                 }
                 Outcome::Stopped => {
@@ -104,6 +120,20 @@ pub fn run(a: &LaunchArgs, watch: Duration) -> Result<Exit> {
                 return Err(e);
             }
         };
+        // A launch of ours: wait for readiness (--ready-when-*, holding no lock), then watch
+        // it; a program that is not our child (--program-writes-pidfile) by its pidfd alone.
+        let target = match target {
+            Target::Child(l) => match super::ready::in_watch(a, &paths, l, fresh.take()) {
+                Some(l) if l.child => Target::Child(l),
+                Some(l) => Target::Other(l.pid),
+                None if Instant::now() >= deadline => {
+                    unregister(a, &me);
+                    return Ok(Exit::Ok);
+                }
+                None => continue,
+            },
+            other => other,
+        };
 
         let pid = match &target {
             Target::Child(l) => l.pid,
@@ -118,10 +148,10 @@ pub fn run(a: &LaunchArgs, watch: Duration) -> Result<Exit> {
             );
             warned_fallback = true;
         }
-        match wait(handle.as_ref(), &signals, deadline) {
+        match wait_rotating(a, handle.as_ref(), &signals, deadline) {
             Wake::Died => {
                 eventlog::open(&paths.log, "check");
-                report_death(a, &target, &paths.stderr);
+                death = report_death(a, &target, &paths.stderr);
             }
             Wake::Signal(sig) => {
                 eventlog::open(&paths.log, "check");
@@ -138,28 +168,71 @@ pub fn run(a: &LaunchArgs, watch: Duration) -> Result<Exit> {
 }
 
 /// Logs how the program ended; for our child, reaps it. A death within the grace period is
-/// reported on stderr (cron's mail) with the tail of its stderr.
-fn report_death(a: &LaunchArgs, target: &Target, stderr: &std::path::Path) {
+/// reported on stderr (cron's mail) with the tail of its stderr. Returns our child's PID and
+/// how it ended, for the state file's `last-exit`.
+fn report_death(
+    a: &LaunchArgs,
+    target: &Target,
+    stderr: &std::path::Path,
+) -> Option<(Pid, String)> {
     match target {
         Target::Child(l) => {
-            let how = waitpid(l.pid.nix(), None)
-                .map(|s| launch::describe_status(&s))
-                .unwrap_or_else(|_| "ended".into());
+            let status = waitpid(l.pid.nix(), None).ok();
+            let how = status
+                .as_ref()
+                .map(launch::describe_status)
+                .unwrap_or_else(|| "ended".into());
             log::warn!("pid {} {how}", l.pid);
+            if status.is_some_and(|s| super::spec_of(a).stays_down(&s)) {
+                stay_down(a, l, &how, stderr);
+                return None;
+            }
             if l.at.elapsed() < a.grace {
                 let e = Error::DiedAtLaunch {
                     program: launch::show_argv(&a.program),
                     pid: l.pid,
-                    how,
+                    how: how.clone(),
                     grace: duration::show(a.grace),
                     tail: launch::stderr_tail(l, stderr),
                 };
                 eprintln!("watchdog: {e}");
             }
+            status.is_some().then_some((l.pid, how))
         }
         Target::Other(pid) => {
-            log::warn!("pid {pid} exited (not our child: its parent has its exit status)")
+            log::warn!("pid {pid} exited (not our child: its parent has its exit status)");
+            None
         }
+    }
+}
+
+/// `--stay-down-on`: our child `l` exited with a listed status. Under the lock, and only if
+/// the job still records it (nothing relaunched or stopped it meanwhile), mark the job
+/// stopped; the next step of the watch then finds it stopped and ends. Says so on stderr.
+fn stay_down(a: &LaunchArgs, l: &Launched, how: &str, stderr: &std::path::Path) {
+    let paths = super::launch_paths(a);
+    let r = lock::with_lock(&paths.lock, Access::Exclusive, a.job.wait, |_held| {
+        let mut job = Job::observe(&paths)?;
+        let ours = job.state.mode == crate::state::Mode::Running
+            && job.state.identity.as_ref().is_some_and(|i| i.pid == l.pid);
+        if ours {
+            let program = launch::show_argv(&a.program);
+            super::mark_stays_down(&mut job, &program, l.pid, how)?;
+            eprintln!(
+                "watchdog: {}",
+                Error::StayDown {
+                    program,
+                    pid: l.pid,
+                    how: how.to_string(),
+                    tail: launch::stderr_tail(l, stderr),
+                }
+            );
+        }
+        Ok(())
+    });
+    if let Err(e) = r {
+        log::error!("{e}; could not mark the job stopped for --stay-down-on");
+        eprintln!("watchdog: {e}; could not mark the job stopped for --stay-down-on");
     }
 }
 
@@ -214,6 +287,30 @@ fn wait(handle: Option<&Handle>, signals: &SignalFd, deadline: Instant) -> Wake 
                     return Wake::Died;
                 }
             }
+        }
+    }
+}
+
+/// `wait`, but with `--rotate-size` also waking every `--rotate-interval` to rotate the
+/// output under the lock (`rotate::in_watch`), then waiting on. Without it this is exactly
+/// `wait`: no extra wakeups. A timeout before the tick (a `poll` error) ends the wait as
+/// `wait` would, so an error cannot turn this into a spin.
+fn wait_rotating(
+    a: &LaunchArgs,
+    handle: Option<&Handle>,
+    signals: &SignalFd,
+    deadline: Instant,
+) -> Wake {
+    let Some(every) = super::rotate::watch_interval(&a.rotation) else {
+        return wait(handle, signals, deadline);
+    };
+    loop {
+        let tick = (Instant::now() + every).min(deadline);
+        match wait(handle, signals, tick) {
+            Wake::Timeout if tick < deadline && Instant::now() >= tick => {
+                super::rotate::in_watch(a)
+            }
+            other => return other,
         }
     }
 }

@@ -40,7 +40,10 @@ fn converges_after_kill_at(point: &str, program_may_run: bool) {
     if program_may_run {
         // Released: the program runs and is recorded.
         let recorded = sb.expect_recorded("program after the kill");
-        assert_eq!(recorded, child, "the PID file must name the released program");
+        assert_eq!(
+            recorded, child,
+            "the PID file must name the released program"
+        );
     } else {
         // Held: with the go pipe closed by the watchdog's death, the child exits without
         // ever running the program.
@@ -57,10 +60,18 @@ fn converges_after_kill_at(point: &str, program_may_run: bool) {
     run.expect_code(0);
     let pid = sb.expect_recorded("program after the converging check");
     let copies = sb.copies(&program);
-    assert_eq!(copies, vec![pid], "exactly one copy must run\n{}", sb.report());
+    assert_eq!(
+        copies,
+        vec![pid],
+        "exactly one copy must run\n{}",
+        sb.report()
+    );
     if program_may_run {
         run.expect_silent();
-        assert_eq!(pid, child, "a recorded, running copy must be kept, not replaced");
+        assert_eq!(
+            pid, child,
+            "a recorded, running copy must be kept, not replaced"
+        );
     }
     // And a further check is healthy and silent.
     sb.check(&program).run().expect_code(0).expect_silent();

@@ -62,11 +62,20 @@ fn a_killed_program_is_relaunched_at_once_and_sigterm_ends_the_watch_leaving_it_
     let run = watcher.wait();
     run.expect_code(0);
     run.expect_mentions(&format!("relaunched as pid {second}"));
-    assert!(procfs::is_alive(second), "SIGTERM to the watcher must leave the program running");
+    assert!(
+        procfs::is_alive(second),
+        "SIGTERM to the watcher must leave the program running"
+    );
     assert_eq!(sb.recorded_pid(), Some(second));
-    assert!(watcher_line(&sb).is_none(), "the watcher must unregister itself");
+    assert!(
+        watcher_line(&sb).is_none(),
+        "the watcher must unregister itself"
+    );
     let log = sb.read("app.watchdog.log");
-    assert!(log.contains(&format!("pid {first} was killed by SIGKILL")), "{log}");
+    assert!(
+        log.contains(&format!("pid {first} was killed by SIGKILL")),
+        "{log}"
+    );
 }
 
 #[test]
@@ -90,7 +99,11 @@ fn the_watcher_holds_no_lock_so_other_commands_stay_instant() {
     wait_watching(&sb, watcher.pid());
     // With --wait 0 any held lock would be exit 5 (busy) or, for status, 4.
     sb.status().args(["--wait", "0"]).run().expect_code(0);
-    sb.check(&program).args(["--wait", "0"]).run().expect_code(0).expect_silent();
+    sb.check(&program)
+        .args(["--wait", "0"])
+        .run()
+        .expect_code(0)
+        .expect_silent();
     // WINCH: a signal whose default action is to do nothing.
     sb.kill("WINCH").args(["--wait", "0"]).run().expect_code(0);
     assert!(procfs::is_alive(pid));
@@ -108,7 +121,11 @@ fn after_stop_the_watcher_relaunches_nothing_and_exits() {
     run.expect_code(0);
     assert!(!procfs::is_alive(pid));
     assert!(sb.copies(&program).is_empty(), "{}", sb.report());
-    assert_eq!(sb.launches().len(), 1, "nothing may be relaunched after stop");
+    assert_eq!(
+        sb.launches().len(),
+        1,
+        "nothing may be relaunched after stop"
+    );
 }
 
 #[test]
@@ -133,13 +150,23 @@ fn a_newer_watcher_takes_over_and_no_relaunch_is_doubled() {
 
     sb.kill_program(first);
     let second = sb.wait_for("the newer watcher relaunches", || {
-        sb.recorded_pid().filter(|&p| p != first && procfs::is_alive(p))
+        sb.recorded_pid()
+            .filter(|&p| p != first && procfs::is_alive(p))
     });
     sb.guard(second, "relaunched copy");
-    sb.wait_until("the relaunched copy has started", || sb.launches().len() >= 2);
-    sb.wait_until("only the relaunched copy runs", || sb.copies(&program) == vec![second]);
+    sb.wait_until("the relaunched copy has started", || {
+        sb.launches().len() >= 2
+    });
+    sb.wait_until("only the relaunched copy runs", || {
+        sb.copies(&program) == vec![second]
+    });
     wait_watching(&sb, newer_pid);
-    assert_eq!(sb.launches().len(), 2, "exactly one relaunch: {:?}", sb.launches());
+    assert_eq!(
+        sb.launches().len(),
+        2,
+        "exactly one relaunch: {:?}",
+        sb.launches()
+    );
     kill(Pid::from_raw(newer_pid), Signal::SIGTERM).unwrap();
     newer.wait().expect_code(0);
 }
@@ -165,7 +192,11 @@ fn the_watch_ends_after_its_duration_leaving_the_program_running() {
     let run = sb.check(&program).args(["--watch", "1s"]).run();
     run.expect_code(0);
     let pid = sb.expect_recorded("program");
-    assert!(run.elapsed >= Duration::from_millis(900), "{:?}", run.elapsed);
+    assert!(
+        run.elapsed >= Duration::from_millis(900),
+        "{:?}",
+        run.elapsed
+    );
     assert!(procfs::is_alive(pid));
     assert!(watcher_line(&sb).is_none());
 }
@@ -187,7 +218,11 @@ fn the_watcher_does_not_wake_while_the_program_runs() {
     let t0 = std::time::Instant::now();
     // Poll the count (not a fixed sleep for synchronisation): it must stay put for 1.5 s.
     while t0.elapsed() < Duration::from_millis(1500) {
-        assert_eq!(ctxt_switches(wd), before, "the watcher woke up while the program ran");
+        assert_eq!(
+            ctxt_switches(wd),
+            before,
+            "the watcher woke up while the program ran"
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
     kill(Pid::from_raw(wd), Signal::SIGTERM).unwrap();
