@@ -739,6 +739,27 @@ mod tests {
     }
 
     #[test]
+    fn only_listed_exit_statuses_stay_down() {
+        let spec = Spec {
+            argv: argv_of(&["/bin/true"]),
+            chdir: None,
+            env: Vec::new(),
+            umask: None,
+            grace: Duration::from_secs(1),
+            program_writes_pidfile: false,
+            stay_down_on: vec![0, 2],
+            user: None,
+        };
+        let p = nix::unistd::Pid::from_raw(42);
+        assert!(spec.stays_down(&WaitStatus::Exited(p, 0)));
+        assert!(spec.stays_down(&WaitStatus::Exited(p, 2)));
+        assert!(!spec.stays_down(&WaitStatus::Exited(p, 3)));
+        assert!(!spec.stays_down(&WaitStatus::Exited(p, 258)));
+        let sig = nix::sys::signal::Signal::SIGINT;
+        assert!(!spec.stays_down(&WaitStatus::Signaled(p, sig, false)));
+    }
+
+    #[test]
     fn env_overrides_replace_and_add() {
         let env = environment(&[("WD_TEST_NEW".into(), "a b".into())]);
         assert!(env.iter().any(|(k, v)| k == "WD_TEST_NEW" && v == "a b"));

@@ -277,11 +277,19 @@ impl State {
 /// Reads the state file. Absent or corrupt content is `Ok(None)`.
 ///
 /// # Errors
-/// Only what makes the file unsafe to trust (see `files::read_small`): a symlink, FIFO or
-/// huge file at the path, or, running as root, a file another user owns.
+/// Running as root, a state file another user owns (`ForeignOwner`), and I/O errors other
+/// than "not found". A symlink, FIFO, directory or huge file at the path is corrupt, not an
+/// error: it reads as absent.
 pub fn read(path: &Path, boot_id: &str) -> Result<Option<State>> {
-    Ok(files::read_small(path, "state file", MAX_LEN)?
-        .and_then(|f| State::parse(&f.bytes, boot_id)))
+    match files::read_small(path, "state file", MAX_LEN) {
+        Ok(f) => Ok(f.and_then(|f| State::parse(&f.bytes, boot_id))),
+        // Our own file, grown huge or replaced by a FIFO, directory or symlink: corrupt,
+        // so absent (the adoption rule decides), and the next write's rename replaces it
+        // without following or reading it. A file another user owns stays an error: its
+        // content would tell root which process is "ours".
+        Err(crate::error::Error::UnsafeFile { .. }) => Ok(None),
+        Err(e) => Err(e),
+    }
 }
 
 /// Writes the state file atomically, and synced when `durability` says so.

@@ -188,12 +188,20 @@ unsafe fn held_child(
         libc::setsid();
 
         // Default disposition for every signal (cron or a shell may have ignored some, and
-        // ignored dispositions survive exec), then SIGHUP ignored as nohup does. Errors for
-        // SIGKILL, SIGSTOP and libc's reserved real-time signals are expected and harmless.
-        let mut dfl: libc::sigaction = std::mem::zeroed();
-        dfl.sa_sigaction = libc::SIG_DFL;
+        // ignored dispositions survive exec), then SIGHUP ignored as nohup does. The raw
+        // rt_sigaction system call, because glibc's sigaction refuses its reserved signals
+        // 32 and 33, which an odd parent may have left ignored. An all-zero kernel
+        // sigaction is SIG_DFL with no flags and an empty mask, whatever the architecture's
+        // field order. Errors for SIGKILL and SIGSTOP are expected and harmless.
+        let dfl = [0u64; 4];
         for sig in 1..=64 {
-            libc::sigaction(sig, &dfl, std::ptr::null_mut());
+            libc::syscall(
+                libc::SYS_rt_sigaction,
+                sig,
+                dfl.as_ptr(),
+                std::ptr::null_mut::<u64>(),
+                8usize,
+            );
         }
         let mut ign: libc::sigaction = std::mem::zeroed();
         ign.sa_sigaction = libc::SIG_IGN;

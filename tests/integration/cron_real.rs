@@ -1,12 +1,16 @@
 //! `watchdog cron --install/--uninstall` against the real `crontab` command (Debian's `cron`
 //! package), on the crontab of the user running the tests (root in CI).
 //!
-//! That crontab is real: [`RealCrontab`] saves it first and puts it back on drop, and
-//! [`REAL_CRONTAB_MTX`] keeps the tests that change it (this file and `cron_e2e.rs`) from
-//! running at the same time. Without a `crontab` command the tests say so and skip; the
-//! test script installs the `cron` package so that CI runs them.
+//! That crontab is real: [`RealCrontab`] saves it first and puts it back on drop, and keeps
+//! the tests that change it (this file and `cron_e2e.rs`) from running at the same time:
+//! [`REAL_CRONTAB_MTX`] within this test binary, and an flock(2) on [`REAL_CRONTAB_LOCK`]
+//! across test runs (two checkouts tested at once on one machine share root's crontab).
+//! Without a `crontab` command the tests say so and skip; the test script installs the
+//! `cron` package so that CI runs them.
 
 use std::io::Write;
+
+use nix::fcntl::{Flock, FlockArg};
 use std::process::{Command, Stdio};
 use std::sync::{Mutex, MutexGuard};
 
@@ -15,9 +19,14 @@ use crate::support::Sandbox;
 /// Held while a test changes the real crontab.
 pub static REAL_CRONTAB_MTX: Mutex<()> = Mutex::new(());
 
-/// The real crontab, saved when taken and restored on drop.
+/// Locked (flock, exclusive) while any test run on this machine changes the real crontab.
+pub const REAL_CRONTAB_LOCK: &str = "/tmp/watchdog-it-real-crontab.lock";
+
+/// The real crontab, saved when taken and restored on drop (before the locks go: fields
+/// drop after `Drop::drop`).
 pub struct RealCrontab {
     saved: Option<Vec<u8>>,
+    _flock: Flock<std::fs::File>,
     _lock: MutexGuard<'static, ()>,
 }
 
@@ -33,6 +42,16 @@ impl RealCrontab {
             return None;
         }
         let lock = REAL_CRONTAB_MTX.lock().unwrap_or_else(|e| e.into_inner());
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(REAL_CRONTAB_LOCK)
+            .unwrap_or_else(|e| panic!("open {REAL_CRONTAB_LOCK}: {e}"));
+        // Blocks while another test run on this machine has the crontab (at most a couple
+        // of minutes: the end-to-end test's wait for cron).
+        let flock = Flock::lock(file, FlockArg::LockExclusive)
+            .unwrap_or_else(|(_, e)| panic!("flock {REAL_CRONTAB_LOCK}: {e}"));
         let out = crontab(&["-l"], None);
         let saved = if out.status.success() {
             Some(out.stdout)
@@ -44,7 +63,11 @@ impl RealCrontab {
                 String::from_utf8_lossy(&out.stderr)
             );
         };
-        Some(RealCrontab { saved, _lock: lock })
+        Some(RealCrontab {
+            saved,
+            _flock: flock,
+            _lock: lock,
+        })
     }
 
     /// The crontab now.

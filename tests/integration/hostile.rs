@@ -174,6 +174,8 @@ fn corrupt_state_files_are_treated_as_absent_and_rewritten() {
         ("truncated", valid[..valid.len() / 2].to_vec()),
         ("older version", b"watchdog-state 0\npid 1\n".to_vec()),
         ("newer version", b"watchdog-state 999\n".to_vec()),
+        // Our own file grown absurdly large: corrupt too, not a reason to stop the job.
+        ("3 MiB of junk", vec![b'x'; 3 << 20]),
     ];
     for (what, bytes) in variants {
         fs::write(sb.state_file(), &bytes).unwrap();
