@@ -16,13 +16,17 @@ Exit codes:
   0  success: the program runs (already, or now), was stopped, or the signal was sent
   1  failure: could not launch, died during the grace period, survived the stop ladder,
      not running (kill), refused for safety, parked after a crash loop (check), a problem
-     found (doctor), the crontab cannot be read or written (cron), no event log (log);
-     status: dead, but the PID file exists (died, PID reused, parked)
+     found (doctor), the crontab cannot be read or written (cron), no event log (log),
+     the program has no handler for the reload signal (reload), a --config file or
+     entry that cannot be used; status: dead, but the PID file exists (died, PID reused,
+     parked)
   2  usage error
   3  status: not running (never started, or stopped on purpose)
   4  status: unknown (the PID file or state cannot be read, is invalid or unsafe)
   5  busy: another watchdog run held the lock for longer than --wait
   run: once the program ran, the program's own status (128+N for signal N)
+  --config FILE with several programs: the worst of their codes, in the order
+     4, 1, 5, 3, 0 (unknown, failed, busy, not running, success)
 
 A healthy check prints nothing, so cron mails you only when something happened.
 
@@ -67,6 +71,15 @@ pub enum Command {
     Status(StatusArgs),
     /// Send one signal to the verified program
     Kill(KillArgs),
+    /// Ask the program to reload: send it its reload signal (HUP unless --reload-signal)
+    ///
+    /// The signal goes to the verified program alone, through a pidfd, as with kill. The
+    /// watchdog starts programs with SIGHUP ignored (as nohup does), so a program reloads on HUP
+    /// only if it installs a handler for it; one that does not ignores it. reload looks first
+    /// (/proc/PID/status): a program that ignores the signal, or has no handler and would be
+    /// killed by it (USR1's default action, say), is not signalled, and reload exits 1 saying
+    /// so; `watchdog kill SIGNAL` sends it regardless.
+    Reload(ReloadArgs),
     /// Run the program in the foreground, exactly as check would launch it, for debugging
     ///
     /// Same environment, directory, umask, user and output files as a launch by check (the
@@ -130,8 +143,24 @@ Examples:
 #[derive(Debug, Args)]
 pub struct JobArgs {
     /// The PID file; the job's other files sit beside it
-    #[arg(long, value_name = "PATH")]
+    #[arg(
+        long,
+        value_name = "PATH",
+        required = false,
+        required_unless_present = "config"
+    )]
     pub pidfile: PathBuf,
+
+    /// Take the program and its options from a TOML file: its program NAME, or with check and
+    /// status every program in it [default: from this command line]
+    ///
+    /// `watchdog check --config FILE` checks every program of FILE in one run, each under its
+    /// own lock, one failing never stopping the others; `watchdog stop --config FILE NAME`
+    /// (and start, restart, status, kill, reload, run, rotate, log) acts on one. Options given
+    /// on the command line too replace the file's. `watchdog cron --config FILE` prints the
+    /// one crontab line for them all. The format is in the README (`[programs.NAME]` tables).
+    #[arg(long, value_names = ["FILE", "NAME"], num_args = 1..=2, action = clap::ArgAction::Set, conflicts_with = "pidfile")]
+    pub config: Vec<OsString>,
 
     /// How long to wait for another watchdog run on the same job before giving up (exit 5)
     #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = duration::parse)]
@@ -156,8 +185,13 @@ pub struct CheckArgs {
     /// instant; SIGTERM or SIGINT ends the watch and leaves the program running.
     ///
     /// [default: no watch: check once and exit]
-    #[arg(long, value_name = "DURATION", value_parser = duration::parse)]
+    #[arg(long, value_name = "DURATION", value_parser = duration::parse, help_heading = "Watch mode")]
     pub watch: Option<Duration>,
+
+    /// Signals and waits for restarting an unhealthy program (--unhealthy-after),
+    /// SIG/SECS/SIG/SECS...
+    #[arg(long, value_name = "LADDER", default_value = ladder::DEFAULT, value_parser = ladder::parse, help_heading = "Stopping")]
+    pub ladder: Ladder,
 }
 
 /// Options of the commands that launch.
@@ -206,8 +240,19 @@ pub struct LaunchArgs {
     #[command(flatten)]
     pub supervision: SupervisionArgs,
 
+    #[command(flatten)]
+    pub health: HealthArgs,
+
+    #[command(flatten)]
+    pub stopping: StoppingArgs,
+
     /// The program and its arguments, passed exactly (no shell)
-    #[arg(last = true, required = true, value_name = "PROGRAM")]
+    #[arg(
+        last = true,
+        required = false,
+        required_unless_present = "config",
+        value_name = "PROGRAM"
+    )]
     pub program: Vec<OsString>,
 }
 
@@ -345,6 +390,9 @@ pub struct StopArgs {
     #[command(flatten)]
     pub job: JobArgs,
 
+    #[command(flatten)]
+    pub stopping: StoppingArgs,
+
     /// Signals and waits, SIG/SECS/SIG/SECS...
     #[arg(long, value_name = "LADDER", default_value = ladder::DEFAULT, value_parser = ladder::parse)]
     pub ladder: Ladder,
@@ -362,6 +410,80 @@ pub struct RestartArgs {
     /// Signals and waits for the stop, SIG/SECS/SIG/SECS...
     #[arg(long, value_name = "LADDER", default_value = ladder::DEFAULT, value_parser = ladder::parse)]
     pub ladder: Ladder,
+}
+
+/// `watchdog reload`'s options.
+#[derive(Debug, Args)]
+pub struct ReloadArgs {
+    #[command(flatten)]
+    pub job: JobArgs,
+
+    /// The signal that makes the program reload: HUP, USR1, USR2...
+    #[arg(long, value_name = "SIGNAL", default_value = "HUP", value_parser = signame::parse)]
+    pub reload_signal: nix::sys::signal::Signal,
+
+    /// Ignored: accepted so that a check line can be turned into a reload line
+    #[arg(last = true, hide = true)]
+    pub program: Vec<OsString>,
+}
+
+/// Health while the program runs, on the commands that launch; `check` acts on it (see
+/// `health.rs` and `commands/health.rs`).
+#[derive(Debug, Clone, Args)]
+#[command(next_help_heading = "Health")]
+pub struct HealthArgs {
+    /// Healthy while COMMAND, run with /bin/sh -c at each check, exits 0 [default: no health
+    /// command]
+    ///
+    /// check runs it when it finds the program running (with --watch, once as the watch
+    /// starts), with no lock held, in the program's directory and environment, as its user,
+    /// with WATCHDOG_PID set to the program's PID, stdin on /dev/null, and its output kept for
+    /// the event log (never for cron's mail, but for the one line of a restart). A run that
+    /// takes longer than --health-timeout is killed with its process group and counts as a
+    /// failure. After --unhealthy-after failures in a row the program is restarted.
+    #[arg(long, value_name = "COMMAND")]
+    pub healthy_when_cmd: Option<OsString>,
+
+    /// Healthy while a TCP connection to PORT on 127.0.0.1 (or to HOST:PORT) succeeds
+    /// [default: no port check]
+    ///
+    /// A connect and a close within --health-timeout, with no shell started and nothing sent.
+    /// HOST is an IP address ([::1]:PORT for IPv6) or a name, resolved at each check (use an
+    /// address or a name in /etc/hosts: a slow DNS lookup is not bounded by the timeout).
+    /// With --healthy-when-cmd too, both must succeed.
+    #[arg(long, value_name = "[HOST:]PORT", value_parser = crate::health::parse_port)]
+    pub healthy_when_port: Option<crate::health::PortTarget>,
+
+    /// How long one health check may take before it counts as a failure
+    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_interval)]
+    pub health_timeout: Duration,
+
+    /// Restart the program after this many failed health checks in a row
+    ///
+    /// The count is kept in the state file from one check to the next (a minute apart under
+    /// cron) and starts again at a launch or at a check that passes. The restart goes through
+    /// --stop-command and the stop ladder (check's --ladder), then launches as a check does
+    /// (the crash-loop limit counts it), with one line on stderr saying why.
+    #[arg(long, value_name = "N", default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub unhealthy_after: u32,
+}
+
+/// How the program is stopped, for `stop`, `restart` and the restarts `check` makes.
+#[derive(Debug, Clone, Args)]
+#[command(next_help_heading = "Stopping")]
+pub struct StoppingArgs {
+    /// Stop the program by running COMMAND (with /bin/sh -c) before the ladder [default: the
+    /// ladder's signals alone]
+    ///
+    /// Like servolux's shutdown_command (`nginx -s quit`, `redis-cli shutdown`). It runs with
+    /// WATCHDOG_PID set to the program's PID, in the program's directory and environment and
+    /// as its user (as far as the command line says), output to the event log. The program
+    /// and its whole session then have the ladder's first step's time (2s by default; set a
+    /// longer one with --ladder, e.g. TERM/30/KILL/5) to be gone. If they are not, or the
+    /// command fails, the command is killed if it still runs and the whole ladder follows.
+    /// Give it to stop and restart as to check (a --config file does that for you).
+    #[arg(long, value_name = "COMMAND")]
+    pub stop_command: Option<OsString>,
 }
 
 #[derive(Debug, Args)]
@@ -411,8 +533,18 @@ pub struct CronArgs {
 #[derive(Debug, Args)]
 pub struct LogArgs {
     /// The PID file; the event log sits beside it
-    #[arg(long, value_name = "PATH")]
+    #[arg(
+        long,
+        value_name = "PATH",
+        required = false,
+        required_unless_present = "config"
+    )]
     pub pidfile: PathBuf,
+
+    /// Take the PID file and event log of program NAME from a TOML file [default: from this
+    /// command line]
+    #[arg(long, value_names = ["FILE", "NAME"], num_args = 2, action = clap::ArgAction::Set, conflicts_with = "pidfile")]
+    pub config: Vec<OsString>,
 
     /// The event log [default: the PID file's path without .pid, plus .watchdog.log]
     #[arg(long, value_name = "PATH")]
@@ -491,8 +623,9 @@ mod tests {
         fn walk(cmd: &clap::Command, path: &str, missing: &mut Vec<String>) {
             for arg in cmd.get_arguments() {
                 let takes_value = arg.get_action().takes_values();
-                if arg.is_positional() || arg.is_required_set() || !takes_value || arg.is_hide_set()
-                {
+                // --pidfile is required, unless --config names the PID files.
+                let required = arg.is_required_set() || arg.get_id() == "pidfile";
+                if arg.is_positional() || required || !takes_value || arg.is_hide_set() {
                     continue;
                 }
                 let help = format!(

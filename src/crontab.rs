@@ -331,7 +331,9 @@ pub fn shell_words(cmd: &[u8], home: &[u8]) -> Vec<Vec<u8>> {
     words
 }
 
-/// The `--pidfile` of an entry's command when it runs `watchdog check`, else `None`.
+/// The `--pidfile` of an entry's command when it runs `watchdog check`, else `None`. For a
+/// `watchdog check --config FILE` entry (several programs, `config.rs`), FILE: it names
+/// that entry the way a PID file names a single program's.
 pub fn pidfile_of(command: &[u8], home: &[u8]) -> Option<PathBuf> {
     let words = shell_words(&cron_unescape(command), home);
     let at = words.iter().position(|w| {
@@ -347,10 +349,13 @@ pub fn pidfile_of(command: &[u8], home: &[u8]) -> Option<PathBuf> {
         if w == b"--" {
             break;
         }
-        if w == b"--pidfile" {
+        if w == b"--pidfile" || w == b"--config" {
             return it.next().map(|p| PathBuf::from(OsStr::from_bytes(p)));
         }
-        if let Some(p) = w.strip_prefix(b"--pidfile=") {
+        if let Some(p) = w
+            .strip_prefix(b"--pidfile=")
+            .or_else(|| w.strip_prefix(b"--config="))
+        {
             return Some(PathBuf::from(OsStr::from_bytes(p)));
         }
     }
@@ -397,7 +402,11 @@ pub fn find(text: &[u8], pidfile: &Path, home: &[u8]) -> Vec<(usize, Vec<u8>)> {
                 value,
             } => home = value.to_vec(),
             Line::Entry { command }
-                if pidfile_of(command, &home).is_some_and(|p| same_pidfile(&p, pidfile)) =>
+                if pidfile_of(command, &home).is_some_and(|p| {
+                    // cron runs the command in $HOME: a relative path is taken from there.
+                    let p = Path::new(OsStr::from_bytes(&home)).join(p);
+                    same_pidfile(&p, pidfile)
+                }) =>
             {
                 found.push((i, line.to_vec()));
             }
@@ -902,6 +911,15 @@ mod tests {
         let (entry, blk) = ours("/a/app.pid");
         let (t, _) = install(b"@reboot /x", Path::new("/a/app.pid"), &entry, &blk, b"/h");
         assert!(t.starts_with(b"@reboot /x\n# watchdog cron"));
+    }
+
+    #[test]
+    fn a_relative_pid_file_in_an_entry_is_taken_from_home() {
+        let t = b"* * * * * watchdog check --pidfile app/app.pid -- x\n";
+        assert_eq!(find(t, Path::new("/h/app/app.pid"), b"/h").len(), 1);
+        assert_eq!(find(t, Path::new("/elsewhere/app/app.pid"), b"/h").len(), 0);
+        let t = b"HOME=/other\n* * * * * watchdog check --pidfile app/app.pid -- x\n";
+        assert_eq!(find(t, Path::new("/other/app/app.pid"), b"/h").len(), 1);
     }
 
     #[test]

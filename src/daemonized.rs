@@ -12,7 +12,8 @@
 //! 2. Up to `--grace` after the launch, the PID file is read until it names a process that
 //!    is alive, not a zombie, not another user's, started no later than the file was written
 //!    (the adoption rule, `identity::started_by`) and no earlier than the launcher (so a
-//!    stale or foreign PID is never taken for the program). That process is recorded as the
+//!    stale or foreign PID is never taken for the program; start times tick at 10 ms, so
+//!    "no earlier" means "not in an earlier tick"). That process is recorded as the
 //!    program (`identity`), the `launcher` line goes, and from then on every command treats
 //!    it like any recorded program.
 //! 3. A launcher that exits non-zero before such a PID file appears fails the launch at
@@ -273,5 +274,76 @@ pub fn with_launcher(verdict: Verdict, st: &State, boot_id: &str) -> Verdict {
             Ok(Liveness::Running(v)) => Verdict::Running(v),
             _ => other,
         },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn me() -> (Identity, crate::identity::ProcStat, String) {
+        let pid = Pid::new(std::process::id() as i32).unwrap();
+        let stat = identity::read_stat(pid).unwrap().unwrap();
+        let boot = crate::clock::boot_id().unwrap();
+        let id = Identity {
+            pid,
+            start_ticks: stat.start_ticks,
+            boot_id: boot.clone(),
+        };
+        (id, stat, boot)
+    }
+
+    #[test]
+    fn a_live_launcher_counts_as_running_when_no_pid_file_names_the_program() {
+        let (id, _, boot) = me();
+        let st = State {
+            launcher: Some(id.clone()),
+            ..State::default()
+        };
+        match with_launcher(Verdict::NoPidFile, &st, &boot) {
+            Verdict::Running(v) => assert_eq!((v.pid, v.adopted), (id.pid, false)),
+            other => panic!("{other:?}"),
+        }
+        // Another start time is another process: the verdict stands.
+        let st = State {
+            launcher: Some(Identity {
+                start_ticks: id.start_ticks + 1,
+                ..id
+            }),
+            ..State::default()
+        };
+        assert_eq!(
+            with_launcher(Verdict::NoPidFile, &st, &boot),
+            Verdict::NoPidFile
+        );
+    }
+
+    #[test]
+    fn a_pid_older_than_the_launcher_is_not_adopted() {
+        let (id, stat, boot) = me();
+        let st = State {
+            launcher: Some(Identity {
+                start_ticks: id.start_ticks + 1,
+                ..id.clone()
+            }),
+            ..State::default()
+        };
+        let adopted = Verdict::Running(Verified {
+            pid: id.pid,
+            stat,
+            adopted: true,
+        });
+        assert_eq!(
+            with_launcher(adopted.clone(), &st, &boot),
+            Verdict::Gone {
+                pid: id.pid,
+                why: Gone::Reused
+            }
+        );
+        // Without a launcher record, nothing changes.
+        assert_eq!(
+            with_launcher(adopted.clone(), &State::default(), &boot),
+            adopted
+        );
     }
 }

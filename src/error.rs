@@ -160,6 +160,11 @@ pub enum Error {
         path: PathBuf,
     },
 
+    /// A `--config` file, or one of its programs, cannot be used. `at` is "FILE line N" (or
+    /// "FILE"), `what` names the program and the key when there is one.
+    #[error("{at}: {what}")]
+    Config { at: String, what: String },
+
     /// The PID file names a live process that belongs to another user.
     #[error(
         "pid {pid} named in {} belongs to {owner} (uid {uid}), not to you; nothing was signalled: \

@@ -13,6 +13,9 @@
 //!
 //! `run` is the exception: once the program ran, it exits with the program's own status
 //! (128+N when signal N ended it), as `nohup` or `env` do; before that, the table applies.
+//!
+//! A `--config FILE` run over several programs exits with the worst of their codes
+//! ([`Exit::worst`]): 4, then 1, 5, 3, 0 (unknown, failed, busy, not running, success).
 
 use std::process::ExitCode;
 
@@ -51,6 +54,30 @@ impl Exit {
     }
 }
 
+impl Exit {
+    /// The worse of two outcomes, for a run over several programs (`--config`): unknown,
+    /// then failed (a usage error of one entry counts as failed), busy, not running,
+    /// success. A failure is worse than "busy" because busy says nothing was done, while a
+    /// failure says something is wrong; "unknown" worse still because status cannot vouch
+    /// for anything then.
+    pub fn worst(self, other: Exit) -> Exit {
+        fn rank(e: Exit) -> u8 {
+            match e {
+                Exit::Ok | Exit::Program(0) => 0,
+                Exit::NotRunning => 1,
+                Exit::Busy => 2,
+                Exit::Failed | Exit::Usage | Exit::Program(_) => 3,
+                Exit::Unknown => 4,
+            }
+        }
+        if rank(other) > rank(self) {
+            other
+        } else {
+            self
+        }
+    }
+}
+
 impl From<Exit> for ExitCode {
     fn from(e: Exit) -> ExitCode {
         ExitCode::from(e.code())
@@ -74,5 +101,19 @@ mod tests {
         for (e, c) in table {
             assert_eq!(e.code(), c, "{e:?}");
         }
+    }
+
+    #[test]
+    fn the_worst_of_several_follows_the_documented_order() {
+        use Exit::*;
+        let order = [Ok, NotRunning, Busy, Failed, Unknown];
+        for (i, &a) in order.iter().enumerate() {
+            for &b in &order[i..] {
+                assert_eq!(a.worst(b), b, "{a:?} {b:?}");
+                assert_eq!(b.worst(a), b, "{b:?} {a:?}");
+            }
+        }
+        assert_eq!(Ok.worst(Usage), Usage);
+        assert_eq!(Failed.worst(Usage), Failed);
     }
 }

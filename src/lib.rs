@@ -29,6 +29,12 @@
 //! `commands/ready.rs`), exit codes that mean "stay down", `watchdog run` in the foreground
 //! (`commands/run.rs`), and `--user` (`user.rs`; the switch itself is in `sys.rs`).
 //!
+//! Around the cron job: `cron` (`commands/cron.rs`) makes the crontab line and edits the
+//! user's crontab through `crontab` without losing a byte of it (`crontab.rs`); `doctor`
+//! checks, read-only, what the line depends on, down to whether the machine's cron kills a
+//! job's leftover processes (`crondaemon.rs`); `status` reads the job as `check` would and
+//! reports it as a line or as JSON; `log` reads the event log from its end (`logtail.rs`).
+//!
 //! `stop` (`commands/stop.rs`) marks the job stopped before it signals, then walks the
 //! ladder over the program's whole session through pidfds. `main` only parses, runs and maps
 //! the outcome to an exit code (`exit.rs` is the only mapping).
@@ -39,6 +45,7 @@ pub mod acting_as;
 pub mod cli;
 pub mod clock;
 pub mod commands;
+pub mod config; // --config FILE: several programs in one TOML file (issue 8)
 pub mod crondaemon;
 pub mod crontab;
 pub mod daemonized;
@@ -48,6 +55,7 @@ pub mod eventlog;
 pub mod exit;
 pub mod fault;
 pub mod files;
+pub mod health; // --healthy-when-cmd/--healthy-when-port probes (issue 8)
 pub mod identity;
 pub mod job;
 pub mod ladder;
@@ -60,6 +68,7 @@ pub mod pidfd;
 pub mod pidfile;
 pub mod readiness;
 pub mod rotate;
+pub mod shell_command; // `/bin/sh -c` runs bounded in time: health and stop commands
 pub mod signame;
 pub mod size;
 pub mod state;

@@ -14,24 +14,15 @@ use watchdog::commands;
 use watchdog::exit::Exit;
 
 fn main() -> ExitCode {
+    // `--config FILE [NAME]`: the programs and their options come from a file; each is run
+    // through the same args structs and commands as below (`commands/from_config.rs`).
+    if let Some(exit) = commands::from_config::intercept() {
+        return exit.into();
+    }
     let cli = Cli::parse();
     watchdog::sys::ensure_std_fds();
     let for_status = matches!(cli.command, Command::Status(_));
-    let result = match &cli.command {
-        Command::Check(a) => commands::check::run(a),
-        Command::Start(a) => commands::start::run(a),
-        Command::Stop(a) => commands::stop::run(a),
-        Command::Restart(a) => commands::restart::run(a),
-        Command::Status(a) => commands::status::run(a),
-        Command::Kill(a) => commands::kill::run(a),
-        Command::Run(a) => commands::run::run(a),
-        Command::Rotate(a) => commands::rotate::run(a),
-        Command::Cron(a) => commands::cron::run(a),
-        Command::Doctor(a) => commands::doctor::run(a),
-        Command::Log(a) => commands::log_cmd::run(a),
-        Command::Completions(a) => commands::completions::completions(a),
-        Command::Man(a) => commands::completions::man(a),
-    };
+    let result = commands::dispatch(&cli.command);
     match result {
         Ok(exit) => exit.into(),
         Err(e) => {

@@ -54,6 +54,8 @@ pub const MAX_LEN: usize = 64;
 /// # Errors
 /// `Invalid` with a short reason for every input that is not a canonical PID.
 pub fn parse(bytes: &[u8], pid_max: i32) -> Result<Pid, Invalid> {
+    // A nonsensical pid_max must not widen the range (a negative one would wrap as u64).
+    let pid_max = pid_max.clamp(2, PID_MAX_LIMIT);
     let digits = bytes.strip_suffix(b"\n").unwrap_or(bytes);
     if digits.is_empty() {
         return Err(Invalid("it is empty".into()));

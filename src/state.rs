@@ -22,11 +22,16 @@
 //! watcher 4300 1234600    the `check --watch` run that watches now (pid, start ticks)
 //! launcher 4301 1234601   with --program-writes-pidfile: the process launched last, whose
 //!                         program has not yet written a PID file we accepted (pid, start)
+//! unhealthy 2 4242 1234567  failed health checks in a row (`--healthy-when-*`) of the
+//!                         program with that pid and start time
 //! ```
 //!
 //! `limit` was added after version 1 shipped: files without it are read as before, a
 //! malformed `limit` line is dropped on its own (it only informs `status`), and older
-//! watchdogs ignore it as an unknown key.
+//! watchdogs ignore it as an unknown key. `unhealthy` (issue 8) follows the same rule: a
+//! malformed line is dropped alone (the count starts again, which only delays a restart),
+//! and the count applies only while the recorded program is the one it names, so a launch
+//! needs no code to reset it.
 
 use std::fmt::Write as _;
 use std::path::Path;
@@ -105,6 +110,29 @@ impl Limit {
     }
 }
 
+/// Failed health checks in a row, and the program (pid and start time, on this boot) they
+/// were counted against.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Unhealthy {
+    pub count: u32,
+    pub pid: Pid,
+    pub start_ticks: u64,
+}
+
+impl Unhealthy {
+    fn parse(value: &str) -> Option<Unhealthy> {
+        let mut it = value.split(' ');
+        let count = it.next()?.parse::<u32>().ok().filter(|&n| n > 0)?;
+        let pid = crate::pidfile::parse(it.next()?.as_bytes(), i32::MAX).ok()?;
+        let start_ticks = it.next()?.parse::<u64>().ok()?;
+        it.next().is_none().then_some(Unhealthy {
+            count,
+            pid,
+            start_ticks,
+        })
+    }
+}
+
 /// The whole state file.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct State {
@@ -126,6 +154,8 @@ pub struct State {
     pub launcher: Option<Identity>,
     /// The crash-loop limit of the last launch (absent in files from before it existed).
     pub limit: Option<Limit>,
+    /// Failed health checks in a row (on this boot); see `unhealthy_count`.
+    pub unhealthy: Option<Unhealthy>,
 }
 
 impl State {
@@ -146,7 +176,7 @@ impl State {
             let start = self.launches.len().saturating_sub(MAX_HISTORY);
             let times: Vec<String> = self.launches[start..]
                 .iter()
-                .map(|t| format!("{t:.3}"))
+                .map(|t| format!("{t}"))
                 .collect();
             let _ = writeln!(s, "launches {}", times.join(" "));
         }
@@ -163,7 +193,10 @@ impl State {
             let _ = writeln!(s, "launcher {} {}", l.pid, l.start_ticks);
         }
         if let Some(l) = &self.limit {
-            let _ = writeln!(s, "limit {} {:.3}", l.max_launches, l.within);
+            let _ = writeln!(s, "limit {} {}", l.max_launches, l.within);
+        }
+        if let Some(u) = &self.unhealthy {
+            let _ = writeln!(s, "unhealthy {} {} {}", u.count, u.pid, u.start_ticks);
         }
         s
     }
@@ -194,11 +227,17 @@ impl State {
                         .split(' ')
                         .map(|t| t.parse::<f64>().ok().filter(|t| t.is_finite() && *t >= 0.0))
                         .collect::<Option<Vec<f64>>>()?;
+                    // render keeps only the newest MAX_HISTORY; so does reading, so that a
+                    // state read back is the state that would be written.
+                    let excess = st.launches.len().saturating_sub(MAX_HISTORY);
+                    st.launches.drain(..excess);
                 }
-                "last-exit" => st.last_exit = Some(value.to_string()),
-                "cmd" => st.cmd = Some(value.to_string()),
+                "last-exit" => st.last_exit = Some(one_line(value)),
+                "cmd" => st.cmd = Some(one_line(value)),
                 // Informational only: a bad value loses this line, not the whole file.
                 "limit" => st.limit = Limit::parse(value),
+                // Likewise: a bad value only starts the count again.
+                "unhealthy" => st.unhealthy = Unhealthy::parse(value),
                 "launcher" => {
                     let (p, t) = value.split_once(' ')?;
                     launcher = Some((
@@ -246,8 +285,18 @@ impl State {
             }
         } else {
             st.launches.clear();
+            // A pid and start time from another boot name nothing on this one.
+            st.unhealthy = None;
         }
         Some(st)
+    }
+
+    /// Failed health checks in a row of the program with this pid and start time: 0 when
+    /// the count is of another program (a launch since, or none yet).
+    pub fn unhealthy_count(&self, pid: Pid, start_ticks: u64) -> u32 {
+        self.unhealthy
+            .filter(|u| u.pid == pid && u.start_ticks == start_ticks)
+            .map_or(0, |u| u.count)
     }
 
     /// Launch times within the last `window` seconds of `now` (both `CLOCK_BOOTTIME`).
@@ -340,6 +389,11 @@ mod tests {
                 start_ticks: 1234601,
                 boot_id: "b1".into(),
             }),
+            unhealthy: Some(Unhealthy {
+                count: 2,
+                pid: Pid::new(4242).unwrap(),
+                start_ticks: 1234567,
+            }),
         }
     }
 
@@ -355,6 +409,7 @@ mod tests {
         assert_eq!(st.identity, None);
         assert_eq!(st.watcher, None);
         assert_eq!(st.launcher, None);
+        assert_eq!(st.unhealthy, None);
         assert!(st.launches.is_empty());
         assert_eq!(st.mode, Mode::Stopped);
     }
@@ -373,7 +428,7 @@ mod tests {
             good.replace("pid 4242", "pid -1"),
             good.replace("pid 4242", "pid 1"),
             good.replace("start 1234567", "start x"),
-            good.replace("launches 812.500 873.125", "launches NaN"),
+            good.replace("launches 812.5 873.125", "launches NaN"),
             good.replace("\nstart 1234567", ""),
             good.replace("boot b1\n", ""),
             good.trim_end().to_string(),
@@ -387,8 +442,12 @@ mod tests {
     #[test]
     fn files_without_a_limit_or_with_a_bad_one_still_read() {
         let good = sample().render("b1");
-        assert!(good.contains("\nlimit 5 3600.000\n"), "{good}");
-        let old = good.replace("limit 5 3600.000\n", "");
+        let line = good
+            .lines()
+            .find(|l| l.starts_with("limit "))
+            .unwrap_or_else(|| panic!("no limit line in {good}"))
+            .to_string();
+        let old = good.replace(&format!("{line}\n"), "");
         let st = State::parse(old.as_bytes(), "b1").unwrap();
         assert_eq!(st.limit, None);
         assert_eq!(st.mode, Mode::Stopped);
@@ -399,9 +458,38 @@ mod tests {
             "limit 5 -1",
             "limit 5 inf",
         ] {
-            let text = good.replace("limit 5 3600.000", bad);
+            let text = good.replace(&line, bad);
             let st = State::parse(text.as_bytes(), "b1").unwrap_or_else(|| panic!("{bad}"));
             assert_eq!(st.limit, None, "{bad}");
+            assert_eq!(st.cmd.as_deref(), Some("/bin/sleep 1000"), "{bad}");
+        }
+    }
+
+    #[test]
+    fn files_without_an_unhealthy_count_or_with_a_bad_one_still_read() {
+        let good = sample().render("b1");
+        assert!(good.contains("\nunhealthy 2 4242 1234567\n"), "{good}");
+        let st = State::parse(good.as_bytes(), "b1").unwrap();
+        assert_eq!(st.unhealthy_count(Pid::new(4242).unwrap(), 1234567), 2);
+        // Counted against another program (relaunched since): no failures of this one.
+        assert_eq!(st.unhealthy_count(Pid::new(4242).unwrap(), 1234568), 0);
+        assert_eq!(st.unhealthy_count(Pid::new(4243).unwrap(), 1234567), 0);
+        let old = good.replace("unhealthy 2 4242 1234567\n", "");
+        let st = State::parse(old.as_bytes(), "b1").unwrap();
+        assert_eq!(st.unhealthy, None);
+        assert_eq!(st.mode, Mode::Stopped);
+        for bad in [
+            "unhealthy",
+            "unhealthy x 4242 1234567",
+            "unhealthy 0 4242 1234567",
+            "unhealthy 2 1 1234567",
+            "unhealthy 2 4242",
+            "unhealthy 2 4242 1234567 9",
+            "unhealthy -2 4242 1234567",
+        ] {
+            let text = good.replace("unhealthy 2 4242 1234567", bad);
+            let st = State::parse(text.as_bytes(), "b1").unwrap_or_else(|| panic!("{bad}"));
+            assert_eq!(st.unhealthy, None, "{bad}");
             assert_eq!(st.cmd.as_deref(), Some("/bin/sleep 1000"), "{bad}");
         }
     }

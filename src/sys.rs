@@ -290,7 +290,8 @@ unsafe fn held_child(
 unsafe fn switch_user(report_w: RawFd, c: &Credentials<'_>) {
     // SAFETY: setgroups is called as the raw system call on a slice prepared before fork
     // (no allocation; glibc's wrapper would also broadcast to other threads, and the child
-    // of a fork has only this one). setgid and setuid are async-signal-safe (signal-
+    // of a fork has only this one; on the 64-bit Linux targets we build for, the system
+    // call takes 32-bit gid_t, as libc::gid_t is). setgid and setuid are async-signal-safe (signal-
     // safety(7)); std's `Command` makes the same three calls between fork and exec when
     // `uid`/`gid`/`groups` are set. Their values were prepared before fork.
     unsafe {
@@ -344,7 +345,11 @@ unsafe fn open_output(report_w: RawFd, out: Output<'_>, target: RawFd, stage: St
                 if fl < 0 || libc::fcntl(fd, libc::F_SETFL, fl & !libc::O_NONBLOCK) < 0 {
                     report(report_w, stage);
                 }
-                if fd != target {
+                if fd == target {
+                    // Cannot happen while 0-2 are open (ensure_std_fds), but if it did, the
+                    // descriptor must survive exec.
+                    libc::fcntl(fd, libc::F_SETFD, 0);
+                } else {
                     if libc::dup2(fd, target) < 0 {
                         report(report_w, Stage::Redirect);
                     }

@@ -3,7 +3,9 @@
 //! Lock, read the PID file and state, verify the process. Healthy (or stopped on purpose):
 //! exit 0 having printed nothing. Parked after a crash loop: exit 1, silently (it said so
 //! once, when it parked). Otherwise launch, record, wait out the grace period, and print one
-//! line to stderr for cron to mail. With `--watch`, go on watching (see `watch.rs`).
+//! line to stderr for cron to mail. With `--watch`, go on watching (see `watch.rs`). With
+//! `--healthy-when-*`, a running program is probed once the lock is released, and restarted
+//! after `--unhealthy-after` failures in a row (see `health.rs`).
 
 use crate::cli::{CheckArgs, LaunchArgs};
 use crate::error::Result;
@@ -19,16 +21,24 @@ use crate::{clock, duration, eventlog};
 
 pub fn run(c: &CheckArgs) -> Result<Exit> {
     if let Some(watch) = c.watch {
+        // --healthy-when-*: one probe as the watch starts (`health.rs`).
+        super::health::before_watch(c)?;
         return super::watch::run(&c.launch, watch);
     }
     let a = &c.launch;
     let paths = super::launch_paths(a);
     // A readiness wait (--ready-when-*) happens after the lock is released.
     let mut waiting = None;
+    // A health probe (--healthy-when-*) also happens after the lock is released.
+    let mut probe = None;
     let exit = lock::with_lock(&paths.lock, Access::Exclusive, a.job.wait, |held| {
         let mut job = Job::observe(&paths)?;
         match check_locked(a, &mut job, held)? {
-            Outcome::Healthy(_) | Outcome::Stopped => Ok(Exit::Ok),
+            Outcome::Healthy(v) => {
+                probe = super::health::due(a, &job, &v);
+                Ok(Exit::Ok)
+            }
+            Outcome::Stopped => Ok(Exit::Ok),
             Outcome::Parked => Ok(Exit::Failed),
             Outcome::Launched { launched, message } => {
                 let spec = super::spec_of(a);
@@ -41,6 +51,9 @@ pub fn run(c: &CheckArgs) -> Result<Exit> {
             }
         }
     })?;
+    if let Some(due) = probe {
+        return super::health::after_check(c, &paths, due);
+    }
     match waiting {
         Some(p) => super::ready::after_check(a, &paths, p),
         None => Ok(exit),
@@ -129,9 +142,7 @@ pub fn check_locked(a: &LaunchArgs, job: &mut Job, held: &Held) -> Result<Outcom
     let pid = launched.pid;
     let message = match &job.verdict {
         _ if first => format!("started {program} as pid {pid} (first launch)"),
-        Verdict::Gone { pid: old, .. } => {
-            format!("{program} (old pid {old}) {why_not}; relaunched as pid {pid}")
-        }
+        // why_not names the old PID already ("pid 123 is gone").
         _ => format!("{program} {why_not}; relaunched as pid {pid}"),
     };
     Ok(Outcome::Launched { launched, message })

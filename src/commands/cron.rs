@@ -24,8 +24,30 @@ use crate::error::{Error, Result, describe_io};
 use crate::exit::Exit;
 use crate::launch;
 
+thread_local! {
+    /// The command line the current command was parsed from, when it is not the process's
+    /// own (see [`with_argv`]).
+    static ARGV: std::cell::RefCell<Option<Vec<OsString>>> = const { std::cell::RefCell::new(None) };
+}
+
+/// Runs `f` with `argv` as the command line `cron` and `doctor` carry options from. A caller
+/// that parses a command line other than the process's own (a configuration file's) and
+/// dispatches `cron` or `doctor` wraps the dispatch in this.
+pub fn with_argv<T>(argv: &[OsString], f: impl FnOnce() -> T) -> T {
+    let old = ARGV.with(|a| a.replace(Some(argv.to_vec())));
+    let out = f();
+    ARGV.with(|a| *a.borrow_mut() = old);
+    out
+}
+
+/// The command line the current command was parsed from.
+pub fn current_argv() -> Vec<OsString> {
+    ARGV.with(|a| a.borrow().clone())
+        .unwrap_or_else(|| std::env::args_os().collect())
+}
+
 pub fn run(a: &CronArgs) -> Result<Exit> {
-    let argv: Vec<OsString> = std::env::args_os().collect();
+    let argv = current_argv();
     if a.uninstall {
         let pidfile = absolute(&a.check.launch.job.pidfile);
         return uninstall(&pidfile);
@@ -108,7 +130,7 @@ impl CronLine {
 
         let program = resolve_program(c, &mut notes).map_err(&fail)?;
         let mut words: Vec<OsString> = vec![watchdog.clone().into(), "check".into()];
-        words.extend(carried_options(argv, sub, &pidfile));
+        words.extend(carried_options(argv, sub, &pidfile).map_err(&fail)?);
         words.push("--".into());
         words.push(program.clone().into());
         words.extend(a.program[1..].iter().cloned());
@@ -198,14 +220,24 @@ fn resolve_program(c: &CheckArgs, notes: &mut Vec<String>) -> std::result::Resul
 
 /// The options of `check` given on the command line, with path values made absolute
 /// (`--pidfile` as `pidfile`, already absolute).
-fn carried_options(argv: &[OsString], sub: &str, pidfile: &Path) -> Vec<OsString> {
+///
+/// # Errors
+/// When the command line cannot be read again (it was parsed once already, so only a
+/// caller passing another one can cause this).
+fn carried_options(
+    argv: &[OsString],
+    sub: &str,
+    pidfile: &Path,
+) -> std::result::Result<Vec<OsString>, String> {
     let mut cmd = Cli::command();
     cmd.build();
-    let Ok(matches) = cmd.clone().try_get_matches_from(argv) else {
-        return Vec::new();
-    };
+    let reread = "cannot read the options again from the command line";
+    let matches = cmd
+        .clone()
+        .try_get_matches_from(argv)
+        .map_err(|e| format!("{reread}: {}", e.kind()))?;
     let (Some(m), Some(def)) = (matches.subcommand_matches(sub), cmd.find_subcommand(sub)) else {
-        return Vec::new();
+        return Err(format!("{reread}: it has no `{sub}`"));
     };
     let mut out = Vec::new();
     for arg in def.get_arguments() {
@@ -237,7 +269,7 @@ fn carried_options(argv: &[OsString], sub: &str, pidfile: &Path) -> Vec<OsString
             }
         }
     }
-    out
+    Ok(out)
 }
 
 /// A binary inside a cargo `target/` directory disappears with `cargo clean`.
@@ -266,7 +298,8 @@ pub fn home_dir() -> Vec<u8> {
     }
 }
 
-fn install(line: &CronLine) -> Result<Exit> {
+/// Adds or replaces the entry of `line` (also `cron --config FILE --install`, keyed by FILE).
+pub(crate) fn install(line: &CronLine) -> Result<Exit> {
     let old = crontab::read()?;
     let (new, change) =
         crontab::install(&old, &line.pidfile, &line.entry, &line.block, &home_dir());
@@ -307,7 +340,8 @@ fn install(line: &CronLine) -> Result<Exit> {
     Ok(Exit::Ok)
 }
 
-fn uninstall(pidfile: &Path) -> Result<Exit> {
+/// Removes the entry for `pidfile` (or for a `--config` FILE).
+pub(crate) fn uninstall(pidfile: &Path) -> Result<Exit> {
     let old = crontab::read()?;
     let (new, change) = crontab::uninstall(&old, pidfile, &home_dir());
     let pid = pidfile.display();

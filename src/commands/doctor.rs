@@ -68,7 +68,7 @@ impl Report {
 }
 
 pub fn run(c: &CheckArgs) -> Result<Exit> {
-    let argv: Vec<OsString> = std::env::args_os().collect();
+    let argv = super::cron::current_argv();
     let findings = examine(c, &argv);
     let mut out = String::new();
     let (mut problems, mut warnings) = (0, 0);

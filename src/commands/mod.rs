@@ -5,24 +5,53 @@ pub mod check;
 pub mod completions; // also `man`
 pub mod cron;
 pub mod doctor;
+pub mod from_config; // --config FILE [NAME]: the same commands, for the programs of a file
+pub mod health; // --healthy-when-*, --unhealthy-after: probes and restarts at check time
 pub mod kill;
 pub mod log_cmd; // `watchdog log`; not `log`, which would hide the log crate's macros here
 pub mod ready; // readiness waits after a launch, with the lock released
+pub mod reload; // `watchdog reload`: the reload signal, if the program has a handler
 pub mod restart;
 pub mod rotate;
 pub mod run; // `watchdog run`: a launch in the foreground
 pub mod start;
 pub mod status;
 pub mod stop;
+pub mod stop_command; // --stop-command before the ladder
 pub mod watch;
 
-use crate::cli::{JobArgs, LaunchArgs};
+use crate::cli::{Command, JobArgs, LaunchArgs};
 use crate::error::{Error, Result};
+use crate::exit::Exit;
 use crate::files::Durability;
 use crate::job::Job;
 use crate::launch::{self, Launched, Spec};
 use crate::paths::Paths;
 use crate::pidfile::Pid;
+
+/// Runs one parsed command: `main`'s dispatch, also used for each program of a `--config`
+/// file (`from_config.rs`).
+///
+/// # Errors
+/// Whatever the command fails with; `main` prints it once.
+pub fn dispatch(command: &Command) -> Result<Exit> {
+    match command {
+        Command::Check(a) => check::run(a),
+        Command::Start(a) => start::run(a),
+        Command::Stop(a) => stop::run(a),
+        Command::Restart(a) => restart::run(a),
+        Command::Status(a) => status::run(a),
+        Command::Kill(a) => kill::run(a),
+        Command::Reload(a) => reload::run(a),
+        Command::Run(a) => run::run(a),
+        Command::Rotate(a) => rotate::run(a),
+        Command::Cron(a) => cron::run(a),
+        Command::Doctor(a) => doctor::run(a),
+        Command::Log(a) => log_cmd::run(a),
+        Command::Completions(a) => completions::completions(a),
+        Command::Man(a) => completions::man(a),
+    }
+}
 
 /// The paths of a command that launches.
 fn launch_paths(a: &LaunchArgs) -> Paths {

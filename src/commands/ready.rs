@@ -282,8 +282,16 @@ fn not_ready(
             if let Some(h) = job::hold(v) {
                 let sid = v.leads_session().then_some(v.pid.raw());
                 let ladder = ladder::parse(ladder::DEFAULT).expect("the default ladder parses");
-                how = match super::stop::run_ladder(&h, sid, &ladder, &program)? {
-                    Some(sig) => format!("stopped it with SIG{}", crate::signame::short(sig)),
+                // --stop-command first, if given (`stop_command.rs`).
+                let command = super::stop_command::of_launch(a);
+                how = match super::stop_command::stop_program(
+                    &h,
+                    sid,
+                    &ladder,
+                    command.as_ref(),
+                    &program,
+                )? {
+                    Some(by) => format!("stopped it with {by}"),
                     None => format!(
                         "it survived the stop ladder ({ladder}); inspect it with `ps -s {}`",
                         v.pid

@@ -12,7 +12,8 @@ pub fn run(a: &RestartArgs) -> Result<Exit> {
     // A readiness wait (--ready-when-*) happens after the lock is released.
     let mut waiting = None;
     let exit = lock::with_lock(&paths.lock, Access::Exclusive, a.launch.job.wait, |held| {
-        super::stop::stop_locked(&paths, &a.ladder, held, "restart")?;
+        let command = super::stop_command::of_launch(&a.launch);
+        super::stop::stop_locked(&paths, &a.ladder, command.as_ref(), held, "restart")?;
         super::start::start_locked(&a.launch, &paths, held, "restart", &mut waiting)
     })?;
     match waiting {

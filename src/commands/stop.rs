@@ -12,6 +12,9 @@
 //!
 //! A program that does not lead its own session (adopted, not launched by us) gets the
 //! signals alone: its session may be the user's login shell.
+//!
+//! With `--stop-command`, that command runs before step 3 and the ladder follows only if
+//! the program outlives it (`stop_command.rs`).
 
 use std::time::{Duration, Instant};
 
@@ -36,18 +39,21 @@ use crate::state::Mode;
 
 pub fn run(a: &StopArgs) -> Result<Exit> {
     let paths = super::job_paths(&a.job);
+    let command = super::stop_command::bare(a.stopping.stop_command.as_ref());
     lock::with_lock(&paths.lock, Access::Exclusive, a.job.wait, |held| {
-        stop_locked(&paths, &a.ladder, held, "stop")
+        stop_locked(&paths, &a.ladder, command.as_ref(), held, "stop")
     })
 }
 
-/// The body of `stop`, also used by `restart` under the same lock.
+/// The body of `stop`, also used by `restart` under the same lock. `stop_command` is the
+/// `--stop-command`, run before the ladder.
 ///
 /// # Errors
 /// `NotOurs` (EPERM), `Survived` when the ladder runs out, `Io` for the files.
 pub fn stop_locked(
     paths: &Paths,
     ladder: &Ladder,
+    stop_command: Option<&crate::shell_command::ShellCommand>,
     held: &Held,
     command: &'static str,
 ) -> Result<Exit> {
@@ -93,26 +99,15 @@ pub fn stop_locked(
 
     let program = job.program(Some(v.pid));
     let sid = v.leads_session().then_some(v.pid.raw());
-    let by = run_ladder(&leader, sid, ladder, &program)?;
+    let by = super::stop_command::stop_program(&leader, sid, ladder, stop_command, &program)?;
     match by {
-        Some(sig) => {
+        Some(by) => {
             job.state.identity = None;
-            job.state.last_exit = Some(format!(
-                "stopped by watchdog with SIG{}",
-                signame::short(sig)
-            ));
+            job.state.last_exit = Some(format!("stopped by watchdog with {by}"));
             job.save(Durability::Atomic)?;
             files::remove(&paths.pidfile, "PID file")?;
-            log::info!(
-                "stopped {program} (pid {}) with SIG{}",
-                v.pid,
-                signame::short(sig)
-            );
-            println!(
-                "watchdog: stopped {program} (pid {}) with SIG{}",
-                v.pid,
-                signame::short(sig)
-            );
+            log::info!("stopped {program} (pid {}) with {by}", v.pid);
+            println!("watchdog: stopped {program} (pid {}) with {by}", v.pid);
             Ok(Exit::Ok)
         }
         None => {
@@ -182,7 +177,8 @@ pub(crate) fn run_ladder(
         .flatten())
 }
 
-fn all_gone(leader: &Handle, sid: Option<i32>) -> bool {
+/// Whether the leader has exited and, with `sid`, its whole session is gone.
+pub(crate) fn all_gone(leader: &Handle, sid: Option<i32>) -> bool {
     leader.exited() && sid.is_none_or(|sid| identity::session_members(sid).is_empty())
 }
 

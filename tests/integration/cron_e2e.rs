@@ -22,13 +22,16 @@ use crate::support::{QUICK_LADDER, Sandbox};
 /// machine.
 const CRON_DEADLINE: Duration = Duration::from_secs(130);
 
-/// PIDs of running cron daemons (read from /proc only).
+/// PIDs of running cron daemons (read from /proc only). Only installed ones count: the
+/// doctor tests run a copy of `sleep` named `cron` from their sandbox.
 fn cron_daemons() -> Vec<i32> {
     procfs::all_pids()
         .into_iter()
         .filter(|&p| {
             std::fs::read_to_string(format!("/proc/{p}/comm"))
                 .is_ok_and(|c| matches!(c.trim_end(), "cron" | "crond"))
+                && std::fs::read_link(format!("/proc/{p}/exe"))
+                    .is_ok_and(|e| e.starts_with("/usr/sbin") || e.starts_with("/sbin"))
                 && procfs::is_alive(p)
         })
         .collect()
@@ -83,9 +86,12 @@ fn cron_itself_brings_a_killed_program_back() {
     let killed = Instant::now();
     eprintln!("{NAME}: killed pid {first}; waiting up to {CRON_DEADLINE:?} for cron's run");
 
+    // A PID that is recorded, alive and carries the sandbox in its command line: the
+    // relaunched program (a held child not yet released counts too: it is the watchdog's
+    // copy, whose command line names the sandbox's PID file).
     let back = poll(CRON_DEADLINE, || {
         sb.recorded_pid()
-            .filter(|&p| p != first && procfs::is_alive(p))
+            .filter(|&p| p != first && procfs::is_alive(p) && sb.is_ours(p))
     });
     let Some(back) = back else {
         sb.fail(&format!(
