@@ -40,6 +40,9 @@
 //! - Options on the command line replace the file's for the same option.
 //! - Errors name the file, the line (from toml's spans), the program and the key. A TOML
 //!   syntax error stops the whole file; an entry that cannot be used stops only its program.
+//! - The file says what to run, so it must be writable by its owner alone, and, for a root
+//!   watchdog, owned by root (start-stop-daemon refuses world-writable PID files for the same
+//!   reason).
 
 use std::collections::BTreeMap;
 use std::ffi::OsString;
@@ -124,6 +127,32 @@ impl Config {
                 reason: format!(
                     "a config file must be a regular file of at most {} KiB",
                     MAX_LEN / 1024
+                ),
+            });
+        }
+        // The file says which commands to run (health, stop, readiness commands, the
+        // programs): whoever may change it may run commands as us.
+        use std::os::unix::fs::MetadataExt;
+        if meta.mode() & 0o022 != 0 {
+            return Err(Error::UnsafeFile {
+                path: path.clone(),
+                reason: format!(
+                    "it is writable by others (mode {:o}), who could make the watchdog run any \
+                     command as you; `chmod go-w {}`",
+                    meta.mode() & 0o777,
+                    path.display()
+                ),
+            });
+        }
+        if crate::files::running_as_root() && meta.uid() != 0 {
+            return Err(Error::UnsafeFile {
+                path: path.clone(),
+                reason: format!(
+                    "it is owned by {} (uid {}), who could make a root watchdog run any \
+                     command as root; keep a root watchdog's config file root's, or run the \
+                     watchdog as that user",
+                    crate::files::user_name(meta.uid()),
+                    meta.uid()
                 ),
             });
         }

@@ -28,6 +28,13 @@
 //! awaited and verified), readiness waits that hold no lock (`readiness.rs`,
 //! `commands/ready.rs`), exit codes that mean "stay down", `watchdog run` in the foreground
 //! (`commands/run.rs`), and `--user` (`user.rs`; the switch itself is in `sys.rs`).
+//! Its second half: health while running (`health.rs` probes, `commands/health.rs` counts
+//! failures in the state file with no lock held while probing, and restarts past
+//! `--unhealthy-after`), `--stop-command` before the ladder (`commands/stop_command.rs`, on
+//! `shell_command.rs`), `reload` (`commands/reload.rs`, on `kill`'s verified path), and
+//! several programs in one file (`config.rs`: a `--config` entry becomes the argv its
+//! options spell, parsed by the same clap definitions; `commands/from_config.rs` runs any
+//! command for each program, in one process, each under its own lock).
 //!
 //! Around the cron job: `cron` (`commands/cron.rs`) makes the crontab line and edits the
 //! user's crontab through `crontab` without losing a byte of it (`crontab.rs`); `doctor`

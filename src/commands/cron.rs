@@ -50,7 +50,11 @@ pub fn run(a: &CronArgs) -> Result<Exit> {
     let argv = current_argv();
     if a.uninstall {
         let pidfile = absolute(&a.check.launch.job.pidfile);
-        return uninstall(&pidfile);
+        let stop = format!(
+            "The program keeps running: `watchdog stop --pidfile {}` stops it",
+            pidfile.display()
+        );
+        return uninstall(&pidfile, &stop);
     }
     let line = CronLine::build(&a.check, &argv, "cron")?;
     for note in &line.notes {
@@ -340,8 +344,9 @@ pub(crate) fn install(line: &CronLine) -> Result<Exit> {
     Ok(Exit::Ok)
 }
 
-/// Removes the entry for `pidfile` (or for a `--config` FILE).
-pub(crate) fn uninstall(pidfile: &Path) -> Result<Exit> {
+/// Removes the entry for `pidfile` (or for a `--config` FILE); `stop` is the sentence on
+/// how to stop what keeps running.
+pub(crate) fn uninstall(pidfile: &Path, stop: &str) -> Result<Exit> {
     let old = crontab::read()?;
     let (new, change) = crontab::uninstall(&old, pidfile, &home_dir());
     let pid = pidfile.display();
@@ -352,7 +357,7 @@ pub(crate) fn uninstall(pidfile: &Path) -> Result<Exit> {
     let backup = write_with_backup(pidfile, &old, &new)?;
     println!(
         "watchdog: removed the entry for {pid} from your crontab (the previous crontab is \
-         saved in {}). The program keeps running: `watchdog stop --pidfile {pid}` stops it",
+         saved in {}). {stop}",
         backup.display()
     );
     Ok(Exit::Ok)

@@ -273,8 +273,25 @@ fn cron(
         .filter(|w| *w != "--install" && *w != "--uninstall")
         .cloned()
         .collect();
+    let watching = carried.iter().any(|w| {
+        let w = w.as_bytes();
+        w == b"--watch" || w.starts_with(b"--watch=")
+    });
+    if watching && config.programs.len() > 1 {
+        return Err(Error::Config {
+            at: config.path.display().to_string(),
+            what: "check --watch watches one program, and this line would check them all; \
+                   make one line per watched program (`watchdog check --config FILE NAME \
+                   --watch 60s`), or leave --watch out"
+                .into(),
+        });
+    }
     let exit = if uninstall {
-        crate::commands::cron::uninstall(&config.path)?
+        let stop = format!(
+            "The programs keep running: `watchdog stop --config {} NAME` stops one",
+            config.path.display()
+        );
+        crate::commands::cron::uninstall(&config.path, &stop)?
     } else {
         let watchdog = std::env::current_exe().map_err(|e| Error::CronLine {
             program: config.path.display().to_string(),

@@ -28,7 +28,15 @@ fn three_with_one_broken(sb: &Sandbox) -> PathBuf {
         sb.root().display(),
         sleeper_entry(sb, "c"),
     );
-    sb.write("bots.toml", text)
+    write_config(sb, "bots.toml", text)
+}
+
+/// Writes a config file readable by all and writable by its owner alone, whatever the
+/// umask (a file others can write is refused).
+fn write_config(sb: &Sandbox, rel: &str, text: impl AsRef<[u8]>) -> PathBuf {
+    let p = sb.write(rel, text);
+    crate::support::sandbox::chmod(&p, 0o644);
+    p
 }
 
 fn pid_of(sb: &Sandbox, name: &str) -> Option<i32> {
@@ -100,7 +108,7 @@ fn a_program_that_cannot_launch_is_named_and_the_others_run() {
         sleeper_entry(&sb, "a"),
         sleeper_entry(&sb, "c")
     );
-    let file = sb.write("bots.toml", text);
+    let file = write_config(&sb, "bots.toml", text);
     let run = sb
         .wd(["check", "--grace", "300ms", "--config"])
         .arg(&file)
@@ -125,7 +133,7 @@ fn the_other_commands_take_a_name() {
         sleeper_entry(&sb, "a"),
         sleeper_entry(&sb, "c")
     );
-    let file = sb.write("bots.toml", text);
+    let file = write_config(&sb, "bots.toml", text);
     sb.wd(["check", "--config"]).arg(&file).run().expect_code(0);
     let a = sb.guard(pid_of(&sb, "a").expect("a"), "a");
     let c = sb.guard(pid_of(&sb, "c").expect("c"), "c");
@@ -201,7 +209,8 @@ fn relative_paths_are_taken_from_the_files_directory() {
         ),
     );
     crate::support::sandbox::chmod(&script, 0o755);
-    let file = sb.write(
+    let file = write_config(
+        &sb,
         "bots/bots.toml",
         format!(
             "[programs.r]\ncommand = [\"./run.sh\", \"{}\", \"r\"]\npidfile = \"run/r.pid\"\n\
@@ -229,7 +238,8 @@ fn relative_paths_are_taken_from_the_files_directory() {
 #[test]
 fn cron_prints_the_one_line_for_the_file() {
     let sb = Sandbox::new("config_cron");
-    let file = sb.write(
+    let file = write_config(
+        &sb,
         "bots.toml",
         format!("{}\n{}", sleeper_entry(&sb, "a"), sleeper_entry(&sb, "c")),
     );
@@ -247,7 +257,8 @@ fn cron_prints_the_one_line_for_the_file() {
 #[test]
 fn a_syntax_error_names_the_line_and_nothing_runs() {
     let sb = Sandbox::new("config_syntax");
-    let file = sb.write(
+    let file = write_config(
+        &sb,
         "bots.toml",
         format!(
             "{}\n[programs.b]\ncommand = [\"x\"\n",
@@ -259,7 +270,7 @@ fn a_syntax_error_names_the_line_and_nothing_runs() {
     run.expect_error(&[&format!("{} line 5:", file.display())]);
     run.ensure(pid_of(&sb, "a").is_none(), "nothing launched");
     // A table outside [programs] says where programs go.
-    let file = sb.write("other.toml", "[bot]\ncommand = [\"x\"]\n");
+    let file = write_config(&sb, "other.toml", "[bot]\ncommand = [\"x\"]\n");
     let run = sb.wd(["check", "--config"]).arg(&file).run();
     run.expect_code(1);
     run.expect_error(&["line 1:", "[programs.NAME]"]);
@@ -275,7 +286,7 @@ fn health_per_program_restarts_only_the_unhealthy_one() {
         sleeper_entry(&sb, "a"),
         sleeper_entry(&sb, "c")
     );
-    let file = sb.write("bots.toml", text);
+    let file = write_config(&sb, "bots.toml", text);
     sb.wd(["check", "--config"]).arg(&file).run().expect_code(0);
     let a = sb.guard(pid_of(&sb, "a").expect("a"), "a");
     let c = sb.guard(pid_of(&sb, "c").expect("c"), "c");
@@ -292,4 +303,50 @@ fn health_per_program_restarts_only_the_unhealthy_one() {
     let c2 = pid_of(&sb, "c").unwrap_or_else(|| run.fail("c not relaunched"));
     sb.guard(c2, "c relaunched");
     run.ensure(c2 != c && !procfs::is_alive(c), "c replaced");
+}
+
+#[test]
+fn a_config_file_others_can_write_is_refused() {
+    let sb = Sandbox::new("config_writable");
+    let file = write_config(&sb, "bots.toml", sleeper_entry(&sb, "a"));
+    crate::support::sandbox::chmod(&file, 0o664);
+    let run = sb.wd(["check", "--config"]).arg(&file).run();
+    run.expect_code(1);
+    run.expect_error(&["writable by others", "chmod go-w"]);
+    run.ensure(pid_of(&sb, "a").is_none(), "nothing launched");
+}
+
+#[test]
+fn cron_installs_and_uninstalls_the_line_of_the_file() {
+    let sb = Sandbox::new("config_cron_install");
+    let fake = crate::cron_line::Fake::new(&sb);
+    fake.set(b"0 5 * * * echo mine\n");
+    let file = write_config(&sb, "bots.toml", sleeper_entry(&sb, "a"));
+    let install = || {
+        fake.on(sb.wd(["cron", "--install", "--config"]).arg(&file))
+            .run()
+    };
+    install().expect_code(0);
+    let text = String::from_utf8_lossy(&fake.text()).into_owned();
+    assert!(
+        text.starts_with("0 5 * * * echo mine\n")
+            && text
+                .lines()
+                .last()
+                .is_some_and(|l| l.ends_with(&format!(" check --config {}", file.display()))),
+        "{text}"
+    );
+    // Installing again finds its own line by the file: nothing changes.
+    let run = install();
+    run.expect_code(0);
+    run.ensure(run.out().contains("already has this entry"), "found again");
+    let run = fake
+        .on(sb.wd(["cron", "--uninstall", "--config"]).arg(&file))
+        .run();
+    run.expect_code(0);
+    run.ensure(
+        run.out().contains("watchdog stop --config"),
+        "says how to stop them",
+    );
+    assert_eq!(fake.text(), b"0 5 * * * echo mine\n", "{}", sb.report());
 }
