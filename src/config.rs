@@ -519,17 +519,7 @@ mod tests {
     use clap::CommandFactory;
 
     fn known() -> Vec<String> {
-        let cmd = crate::cli::Cli::command();
-        let mut k: Vec<String> = cmd
-            .get_subcommands()
-            .flat_map(|s| {
-                s.get_arguments()
-                    .filter_map(|a| a.get_long().map(String::from))
-            })
-            .collect();
-        k.sort();
-        k.dedup();
-        k
+        crate::commands::from_config::known_options(&crate::cli::Cli::command())
     }
 
     fn sub(name: &str) -> clap::Command {

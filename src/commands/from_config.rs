@@ -222,7 +222,7 @@ fn extra_args(argv: &[OsString], sub: &str, n_values: usize) -> Vec<OsString> {
 }
 
 /// Every long option some command takes: the keys a file may use.
-fn known_options(cmd: &clap::Command) -> Vec<String> {
+pub(crate) fn known_options(cmd: &clap::Command) -> Vec<String> {
     let mut k: Vec<String> = cmd
         .get_subcommands()
         .flat_map(|s| {

@@ -27,7 +27,7 @@
 //! so that it can see that launch's exit status as for any other.
 
 use crate::cli::{CheckArgs, LaunchArgs};
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::eventlog;
 use crate::exit::Exit;
 use crate::files::Durability;
@@ -192,17 +192,7 @@ fn act(c: &CheckArgs, paths: &Paths, due: Due, then: Then) -> Result<Exit> {
         let Some(by) =
             super::stop_command::stop_program(&leader, sid, &c.ladder, command.as_ref(), &program)?
         else {
-            let others = if leader.exited() {
-                " (the program exited, but processes of its session live on)".to_string()
-            } else {
-                String::new()
-            };
-            let e = Error::Survived {
-                pid: v.pid,
-                program: program.clone(),
-                ladder: c.ladder.to_string(),
-                others,
-            };
+            let e = super::stop::survived(&leader, v.pid, program.clone(), &c.ladder);
             log::error!("{e}");
             eprintln!("watchdog: {said}");
             return Err(e);

@@ -111,20 +111,25 @@ pub fn stop_locked(
             Ok(Exit::Ok)
         }
         None => {
-            let others = if leader.exited() {
-                " (the program exited, but processes of its session live on)".to_string()
-            } else {
-                String::new()
-            };
-            let e = Error::Survived {
-                pid: v.pid,
-                program,
-                ladder: ladder.to_string(),
-                others,
-            };
+            let e = survived(&leader, v.pid, program, ladder);
             log::error!("{e}");
             Err(e)
         }
+    }
+}
+
+/// The error for a program (or something in its session) that outlived the whole ladder.
+pub(crate) fn survived(leader: &Handle, pid: Pid, program: String, ladder: &Ladder) -> Error {
+    let others = if leader.exited() {
+        " (the program exited, but processes of its session live on)".to_string()
+    } else {
+        String::new()
+    };
+    Error::Survived {
+        pid,
+        program,
+        ladder: ladder.to_string(),
+        others,
     }
 }
 
