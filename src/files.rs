@@ -246,12 +246,14 @@ pub fn remove(path: &Path, what: &'static str) -> Result<()> {
     }
 }
 
-/// True when users other than the owner may create files in `dir` (group- or
-/// world-writable): there, files we open for writing must not follow symlinks.
+/// True when someone other than us may put files in `dir`: it is group- or
+/// world-writable, or another user owns it (root running a job in alice's directory:
+/// alice can plant a symlink there). Files we open for writing in such a directory must not
+/// follow symlinks. An unreadable directory counts as untrusted.
 pub fn others_can_write(dir: &Path) -> bool {
     match fs::metadata(dir) {
-        Ok(m) => m.mode() & 0o022 != 0,
-        Err(_) => false,
+        Ok(m) => m.mode() & 0o022 != 0 || m.uid() != nix::unistd::geteuid().as_raw(),
+        Err(_) => true,
     }
 }
 

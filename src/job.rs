@@ -31,6 +31,10 @@ pub struct Job {
     /// The state file, or a fresh default when absent or corrupt.
     pub state: State,
     pub boot_id: String,
+    /// The program runs and is verified through the state file's record, but the PID file
+    /// is missing, invalid or names another PID (a temp cleaner, a stray `rm *.pid`): what
+    /// the PID file said. `repair_pidfile` rewrites it.
+    pub pidfile_stale: Option<String>,
 }
 
 impl Job {
@@ -56,12 +60,56 @@ impl Job {
             }
         };
         let verdict = crate::daemonized::with_launcher(verdict, &state, &boot_id);
+        // The state file's record wins over a PID file that lost track of a live program:
+        // otherwise a deleted PID file would make check start a second copy, and stop
+        // would leave the first one running. It also wins over adopting whatever older
+        // process a rewritten PID file names: adoption is for jobs with no live record.
+        let (verdict, pidfile_stale) = match (verdict, state.identity.as_ref()) {
+            (Verdict::Running(v), _) if !v.adopted => (Verdict::Running(v), None),
+            (other, Some(id)) => match identity::verify(
+                id.pid,
+                Some(id),
+                &boot_id,
+                std::time::SystemTime::UNIX_EPOCH,
+            ) {
+                Ok(Liveness::Running(v)) if !v.adopted => {
+                    let said = match &other {
+                        Verdict::NoPidFile => "it was missing".to_string(),
+                        Verdict::Invalid(why) => why.0.clone(),
+                        Verdict::Gone { pid, .. } => format!("it named pid {pid}"),
+                        Verdict::Running(w) => format!("it named pid {}", w.pid),
+                    };
+                    (Verdict::Running(v), Some(said))
+                }
+                _ => (other, None),
+            },
+            (other, None) => (other, None),
+        };
         Ok(Job {
             paths: paths.clone(),
             verdict,
             state,
             boot_id,
+            pidfile_stale,
         })
+    }
+
+    /// Rewrites a PID file that lost track of the verified program (see `pidfile_stale`).
+    /// Call with the lock held exclusively.
+    ///
+    /// # Errors
+    /// `Io` naming the PID file.
+    pub fn repair_pidfile(&mut self) -> Result<()> {
+        let (Some(said), Verdict::Running(v)) = (self.pidfile_stale.take(), &self.verdict) else {
+            return Ok(());
+        };
+        log::warn!(
+            "{} did not name the running program ({said}); the state file's record, pid {} \
+             with its start time, is alive: rewrote the PID file",
+            self.paths.pidfile.display(),
+            v.pid
+        );
+        pidfile::write(&self.paths.pidfile, v.pid)
     }
 
     /// Records the identity of an adopted process so that later checks are exact.

@@ -191,7 +191,7 @@ pub fn launch(
     if let Some(fs) = crate::lock::network_fs(files::parent_dir(&paths.pidfile)) {
         eprintln!(
             "watchdog: warning: {} is on {fs}, where file locks are emulated and may not \
-             serialise runs; keep the PID file on a local disk (e.g. under /tmp or /var/tmp)",
+             serialise runs; keep the PID file in a private directory on a local disk (e.g. under $XDG_RUNTIME_DIR or ~/.local/state, not a shared /tmp)",
             paths.pidfile.display()
         );
         log::warn!(
@@ -388,8 +388,14 @@ pub fn launch(
             st.identity = None;
             st.launcher = None;
             st.last_exit = Some(what.clone());
-            let _ = files::remove(&paths.pidfile, "PID file");
-            let _ = state::write(&paths.state, st, boot_id, files::Durability::Atomic);
+            // Best effort: the launch has failed already and that is what gets reported; a
+            // failure here only leaves a stale record, which the next run recognises.
+            if let Err(e) = files::remove(&paths.pidfile, "PID file") {
+                log::warn!("{e}");
+            }
+            if let Err(e) = state::write(&paths.state, st, boot_id, files::Durability::Atomic) {
+                log::warn!("{e}");
+            }
             log::error!("launch of {program} failed: {what}");
             Err(fail(what))
         }
@@ -548,7 +554,9 @@ pub fn resolve(
             _ => p.to_path_buf(),
         };
         check_executable(&full)?;
-        return Ok(full);
+        // Absolute, because the child changes to --chdir before exec: a relative --chdir
+        // joined with a relative program ("f/./run.sh") would be looked up again from there.
+        return Ok(std::path::absolute(&full).unwrap_or(full));
     }
     let path = path.unwrap_or(OsStr::new(DEFAULT_PATH));
     let mut denied = None;

@@ -24,7 +24,6 @@ use std::time::{Duration, Instant};
 
 use crate::duration;
 use crate::error::{Error, Result};
-use crate::files;
 
 /// Exclusive for commands that may change the job, shared for `status`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -88,11 +87,9 @@ pub fn with_lock<T>(
     f: impl FnOnce(&Held) -> Result<T>,
 ) -> Result<T> {
     let deadline = Instant::now() + wait;
-    let nofollow = if files::others_can_write(files::parent_dir(path)) {
-        libc::O_NOFOLLOW
-    } else {
-        0
-    };
+    // A symlink at the lock path is never legitimate: its target's inode could never match
+    // the path's, and in someone else's directory it could point root anywhere.
+    let nofollow = libc::O_NOFOLLOW;
     loop {
         let file = match (open(path, nofollow), access) {
             (Ok(f), _) => f,
@@ -120,8 +117,20 @@ pub fn with_lock<T>(
         };
         match attempt {
             Ok((Some(held), _guard)) => return f(&held),
-            // The file was replaced or unlinked under us: drop this lock, take the new one.
-            Ok((None, guard)) => drop(guard),
+            // The file was replaced or unlinked under us: drop this lock, take the new one,
+            // within the same deadline (a path that never settles must not spin forever).
+            Ok((None, guard)) => {
+                drop(guard);
+                if Instant::now() >= deadline {
+                    return Err(Error::UnsafeFile {
+                        path: path.into(),
+                        reason: "the lock file keeps changing under the watchdog (replaced or \
+                                 deleted again and again); check what touches it"
+                            .into(),
+                    });
+                }
+                std::thread::sleep(RETRY);
+            }
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                 if Instant::now() >= deadline {
                     return Err(Error::Busy {
@@ -164,7 +173,18 @@ fn open(path: &Path, extra_flags: i32) -> Result<File> {
         .mode(0o644)
         .custom_flags(extra_flags | libc::O_NOCTTY)
         .open(path)
-        .map_err(|e| Error::io("open lock file", path, e))
+        .map_err(|e| {
+            if e.raw_os_error() == Some(libc::ELOOP) {
+                Error::UnsafeFile {
+                    path: path.into(),
+                    reason: "the lock file is a symbolic link; remove it (the watchdog creates \
+                             a regular one)"
+                        .into(),
+                }
+            } else {
+                Error::io("open lock file", path, e)
+            }
+        })
 }
 
 /// `Some` when `path` still names the inode the guard's file is, with a link count above

@@ -147,7 +147,9 @@ pub fn spawn_held(setup: &ChildSetup<'_>) -> io::Result<HeldChild> {
     // nothing but async-signal-safe functions on data prepared before the fork (see the
     // module doc and held_child's own comments) and leaves by execve or _exit, so no Rust
     // destructor, allocator or lock of the parent's runs in the child. The watchdog is
-    // single-threaded, so no other thread's lock can be held at fork time either.
+    // mostly single-threaded, but not always (a readiness probe's output reader may still
+    // run in a watcher): another thread may hold the allocator's or stdio's lock at fork
+    // time, which is harmless precisely because the child never takes any lock.
     let pid = unsafe { libc::fork() };
     if pid < 0 {
         return Err(io::Error::last_os_error());
@@ -291,17 +293,19 @@ unsafe fn switch_user(report_w: RawFd, c: &Credentials<'_>) {
     // SAFETY: setgroups is called as the raw system call on a slice prepared before fork
     // (no allocation; glibc's wrapper would also broadcast to other threads, and the child
     // of a fork has only this one; on the 64-bit Linux targets we build for, the system
-    // call takes 32-bit gid_t, as libc::gid_t is). setgid and setuid are async-signal-safe (signal-
-    // safety(7)); std's `Command` makes the same three calls between fork and exec when
-    // `uid`/`gid`/`groups` are set. Their values were prepared before fork.
+    // call takes 32-bit gid_t, as libc::gid_t is). setgid and setuid are raw system calls
+    // too: glibc's wrappers would take their multi-threaded "setxid" path if the parent had
+    // another thread at fork time, signalling threads that do not exist in the child. std's
+    // `Command` makes the same three calls between fork and exec when `uid`/`gid`/`groups`
+    // are set. Their values were prepared before fork.
     unsafe {
         if libc::syscall(
             libc::SYS_setgroups,
             c.groups.len() as libc::size_t,
             c.groups.as_ptr(),
         ) < 0
-            || libc::setgid(c.gid) < 0
-            || libc::setuid(c.uid) < 0
+            || libc::syscall(libc::SYS_setgid, c.gid) < 0
+            || libc::syscall(libc::SYS_setuid, c.uid) < 0
         {
             report(report_w, Stage::User);
         }

@@ -90,6 +90,10 @@ pub fn check_locked(a: &LaunchArgs, job: &mut Job, held: &Held) -> Result<Outcom
                 eventlog::open(&paths.log, "check");
                 job.record_adoption(&v)?;
             }
+            if job.pidfile_stale.is_some() {
+                eventlog::open(&paths.log, "check");
+                job.repair_pidfile()?;
+            }
             return Ok(Outcome::Healthy(v));
         }
         Verdict::NoPidFile => match job.state.cmd {

@@ -292,10 +292,14 @@ fn not_ready(
                     &program,
                 )? {
                     Some(by) => format!("stopped it with {by}"),
-                    None => format!(
-                        "it survived the stop ladder ({ladder}); inspect it with `ps -s {}`",
-                        v.pid
-                    ),
+                    None => {
+                        // It still runs: keep it recorded (identity, PID file), or the next
+                        // check would start a second copy beside it. Two copies would be
+                        // worse than one stuck one, as for `stop` and a health restart.
+                        let e = super::stop::survived(&h, v.pid, program.clone(), &ladder);
+                        log::error!("{program} was not ready within {within} ({missing}); {e}");
+                        return Err(e);
+                    }
                 };
             }
         }

@@ -13,7 +13,7 @@ pub fn run(a: &RestartArgs) -> Result<Exit> {
     let mut waiting = None;
     let exit = lock::with_lock(&paths.lock, Access::Exclusive, a.launch.job.wait, |held| {
         let command = super::stop_command::of_launch(&a.launch);
-        super::stop::stop_locked(&paths, &a.ladder, command.as_ref(), held, "restart")?;
+        super::stop::stop_locked(&paths, &a.ladder, command.as_ref(), held, "restart", false)?;
         super::start::start_locked(&a.launch, &paths, held, "restart", &mut waiting)
     })?;
     match waiting {

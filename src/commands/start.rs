@@ -46,6 +46,7 @@ pub fn start_locked(
         if v.adopted {
             job.record_adoption(&v)?;
         }
+        job.repair_pidfile()?;
         if job.state.mode != Mode::Running {
             job.state.set_mode(Mode::Running);
             job.save(Durability::Synced)?;

@@ -279,10 +279,15 @@ fn report(job: &Job) -> (Exit, Report) {
 
     let (exit, state, message) = match &job.verdict {
         Verdict::Running(v) => {
-            let note = if st.mode == Mode::Stopped {
-                " (marked stopped: a stop did not finish; check will not relaunch it if it dies)"
-            } else {
-                ""
+            let note = match (&job.pidfile_stale, st.mode) {
+                (Some(said), _) => format!(
+                    " (the PID file does not name it: {said}; the next check rewrites it)"
+                ),
+                (None, Mode::Stopped) => {
+                    " (marked stopped: a stop did not finish; check will not relaunch it if it dies)"
+                        .to_string()
+                }
+                _ => String::new(),
             };
             let program = job.program(Some(v.pid));
             let up = v.uptime();

@@ -41,7 +41,7 @@ pub fn run(a: &StopArgs) -> Result<Exit> {
     let paths = super::job_paths(&a.job);
     let command = super::stop_command::bare(a.stopping.stop_command.as_ref());
     lock::with_lock(&paths.lock, Access::Exclusive, a.job.wait, |held| {
-        stop_locked(&paths, &a.ladder, command.as_ref(), held, "stop")
+        stop_locked(&paths, &a.ladder, command.as_ref(), held, "stop", true)
     })
 }
 
@@ -56,6 +56,7 @@ pub fn stop_locked(
     stop_command: Option<&crate::shell_command::ShellCommand>,
     held: &Held,
     command: &'static str,
+    mark_stopped: bool,
 ) -> Result<Exit> {
     let mut job = Job::observe(paths)?;
     if let Verdict::Gone {
@@ -77,8 +78,14 @@ pub fn stop_locked(
     };
 
     held.still_held()?;
-    job.state.set_mode(Mode::Stopped);
-    job.save(Durability::Synced)?;
+    // `stop` marks the job stopped before the first signal, durably, so that an
+    // interrupted stop still keeps check away. `restart` does not: it holds the lock until
+    // its start, so no check can slip in, and a restart that fails or is killed halfway must
+    // leave a job that check brings back, not one parked as "stopped on purpose".
+    if mark_stopped {
+        job.state.set_mode(Mode::Stopped);
+        job.save(Durability::Synced)?;
+    }
 
     let Some((v, leader)) = running else {
         let why = match &job.verdict {
@@ -92,6 +99,10 @@ pub fn stop_locked(
             Verdict::Running(v) => format!("pid {} exited just now", v.pid),
         };
         files::remove(&paths.pidfile, "PID file")?;
+        if !mark_stopped {
+            log::info!("the program was not running ({why})");
+            return Ok(Exit::Ok);
+        }
         log::info!("marked stopped; the program was not running ({why})");
         println!("watchdog: not running ({why}); marked stopped, so check will not start it");
         return Ok(Exit::Ok);

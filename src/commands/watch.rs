@@ -56,8 +56,12 @@ const FALLBACK_PROBE: Duration = Duration::from_millis(250);
 enum Target {
     /// Our child, launched by this watcher.
     Child(Launched),
-    /// A verified program someone else launched.
-    Other(Pid),
+    /// A verified program someone else launched, held by pidfd from inside the locked
+    /// step (`job::hold`) when it was verified there, so that its PID cannot be recycled
+    /// between the check and the wait; `None` when it must be opened afterwards.
+    Other(Pid, Option<Handle>),
+    /// A verified program that exited between the check and the hold: go round at once.
+    Exited(Pid),
 }
 
 /// What one locked step decided.
@@ -95,7 +99,10 @@ pub fn run(a: &LaunchArgs, watch: Duration) -> Result<Exit> {
                 }
             }
             Ok(match check_locked(a, &mut job, held)? {
-                Outcome::Healthy(v) => Step::Watch(Target::Other(v.pid)),
+                Outcome::Healthy(v) => match crate::job::hold(&v) {
+                    Some(h) => Step::Watch(Target::Other(v.pid, Some(h))),
+                    None => Step::Watch(Target::Exited(v.pid)),
+                },
                 Outcome::Launched { launched, message } => {
                     eprintln!("watchdog: {message}");
                     fresh = job.state.identity.clone();
@@ -122,10 +129,10 @@ pub fn run(a: &LaunchArgs, watch: Duration) -> Result<Exit> {
         };
         // A launch of ours: wait for readiness (--ready-when-*, holding no lock), then watch
         // it; a program that is not our child (--program-writes-pidfile) by its pidfd alone.
-        let target = match target {
+        let mut target = match target {
             Target::Child(l) => match super::ready::in_watch(a, &paths, l, fresh.take()) {
                 Some(l) if l.child => Target::Child(l),
-                Some(l) => Target::Other(l.pid),
+                Some(l) => Target::Other(l.pid, None),
                 None if Instant::now() >= deadline => {
                     unregister(a, &me);
                     return Ok(Exit::Ok);
@@ -135,11 +142,13 @@ pub fn run(a: &LaunchArgs, watch: Duration) -> Result<Exit> {
             other => other,
         };
 
-        let pid = match &target {
-            Target::Child(l) => l.pid,
-            Target::Other(p) => *p,
+        let (pid, handle) = match &mut target {
+            // Our own unreaped child: its PID cannot be recycled before we wait for it.
+            Target::Child(l) => (l.pid, Handle::open(l.pid).ok()),
+            Target::Other(p, held) => (*p, held.take().or_else(|| Handle::open(*p).ok())),
+            // No handle: the wait reports a death at once.
+            Target::Exited(p) => (*p, None),
         };
-        let handle = Handle::open(pid).ok();
         if handle.as_ref().is_some_and(|h| h.fd().is_none()) && !warned_fallback {
             eventlog::open(&paths.log, "check");
             log::warn!(
@@ -199,7 +208,7 @@ fn report_death(
             }
             status.is_some().then_some((l.pid, how))
         }
-        Target::Other(pid) => {
+        Target::Other(pid, _) | Target::Exited(pid) => {
             log::warn!("pid {pid} exited (not our child: its parent has its exit status)");
             None
         }

@@ -217,3 +217,22 @@ fn a_symlink_planted_at_the_state_path_is_not_written_through() {
     }
     run.ensure(sb.copies(&prog).len() <= 1, "at most one copy");
 }
+
+/// A symlink at the lock path is refused at once, naming the file; it must not make the run
+/// spin (its target's inode can never match the path's) or create the target.
+#[test]
+fn a_symlink_at_the_lock_path_is_refused_quickly() {
+    let sb = Sandbox::new("hostile_lock_symlink");
+    let target = sb.path("elsewhere.lock");
+    std::os::unix::fs::symlink(&target, sb.lock_file()).unwrap();
+    let prog = sb.sleeper("a");
+    let run = sb.check(&prog).args(["--wait", "1s"]).run();
+    run.expect_code(1);
+    run.expect_error(&["symbolic link", sb.lock_file().to_str().unwrap()]);
+    run.ensure(
+        run.elapsed < Duration::from_secs(3),
+        "it must not spin until --wait",
+    );
+    run.ensure(!target.exists(), "the symlink's target must not be created");
+    run.ensure(sb.copies(&prog).is_empty(), "nothing was launched");
+}

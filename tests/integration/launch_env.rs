@@ -314,6 +314,31 @@ fn chdir_is_applied_to_the_program() {
     run.ensure(procfs::cwd(pid) == Some(work), "/proc/PID/cwd is --chdir");
 }
 
+/// A relative `--chdir` with a relative program path: the program is found from the
+/// watchdog's directory through the --chdir directory, and must not be looked up a second
+/// time from inside it after the child changed directory.
+#[test]
+fn a_relative_chdir_with_a_relative_program_runs_it() {
+    let sb = Sandbox::new("env_rel_chdir");
+    let work = sb.path("work");
+    fs::create_dir(&work).unwrap();
+    let script = work.join("run.sh");
+    fs::write(
+        &script,
+        "#!/bin/sh\necho \"rel $$\" >> ../launches\nexec sleep 1000\n",
+    )
+    .unwrap();
+    crate::support::sandbox::chmod(&script, 0o755);
+    let run = sb
+        .check(&args(["./run.sh"]))
+        .args(["--chdir", "work"])
+        .run();
+    run.expect_code(0);
+    let pid = sb.expect_recorded("program");
+    sb.wait_until("the program started", || !sb.launches().is_empty());
+    run.ensure(procfs::cwd(pid) == Some(work), "/proc/PID/cwd is --chdir");
+}
+
 #[test]
 fn env_adds_variables_and_the_rest_is_inherited() {
     let sb = Sandbox::new("env_env");

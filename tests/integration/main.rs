@@ -26,6 +26,7 @@ mod kill; // `kill SIGNAL`: spellings, not running
 mod kill_points; // the watchdog SIGKILLed at each step of a launch (fault points)
 mod launch_env; // what a launched program inherits: session, signals, fds, files, env, argv
 mod log_cmd; // `log -n N`: the last events, read from the end of even a huge log
+mod lost_pidfile;
 mod pid_reuse; // a real reused PID (PID namespace + ns_last_pid): status, kill, stop, check
 mod pidfile_strict; // the PID file parser's table of bad contents, in a PID namespace
 mod privileges; // the watchdog as `nobody`: own programs, root's programs, unwritable files
@@ -40,4 +41,4 @@ mod status_json; // `status --json`: the documented object, parsed; launches, la
 mod stay_down; // --stay-down-on: listed exits within the grace period and in watch mode
 mod stop_command; // --stop-command first, with WATCHDOG_PID; the ladder when it does not stop
 mod user_switch; // --user as root: uid, gid, groups, output files; refused for non-root
-mod watch; // check --watch: relaunch at once, takeover, stop, signals, crash loop
+mod watch; // check --watch: relaunch at once, takeover, stop, signals, crash loop // the PID file deleted or overwritten: the state's record wins, no second copy

@@ -257,3 +257,37 @@ fn restart_replaces_the_program_with_a_new_pid() {
     run.ensure(!procfs::is_alive(old), "the old copy is gone");
     run.ensure(sb.copies(&prog) == vec![new], "exactly one copy");
 }
+
+/// A restart whose start fails (here: a --chdir that does not exist) must not leave the job
+/// marked "stopped on purpose": the next check brings the program back.
+#[test]
+fn a_failed_restart_leaves_a_job_that_check_relaunches() {
+    let sb = Sandbox::new("restart_fails");
+    let prog = sb.sleeper("r");
+    sb.check(&prog).run().expect_code(0);
+    let first = sb.expect_recorded("first copy");
+    let run = sb
+        .cmd("restart")
+        .args([
+            "--grace",
+            crate::support::GRACE,
+            "--ladder",
+            crate::support::QUICK_LADDER,
+        ])
+        .args(["--chdir", "/nonexistent-dir-for-restart"])
+        .program(&prog)
+        .run();
+    run.expect_code(1);
+    run.ensure(
+        !crate::support::procfs::is_alive(first),
+        "the stop part ran",
+    );
+    let check = sb.check(&prog).run();
+    check.expect_code(0);
+    let second = sb.expect_recorded("relaunched copy");
+    check.ensure(
+        second != first,
+        "check must relaunch after a failed restart",
+    );
+    sb.status().run().expect_code(0);
+}
