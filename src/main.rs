@@ -7,7 +7,6 @@
 use std::io::Write;
 use std::process::ExitCode;
 
-use clap::Parser;
 
 use watchdog::cli::{Cli, Command};
 use watchdog::commands;
@@ -19,7 +18,7 @@ fn main() -> ExitCode {
     if let Some(exit) = commands::from_config::intercept() {
         return exit.into();
     }
-    let cli = Cli::parse();
+    let cli = Cli::parse_fast();
     watchdog::sys::ensure_std_fds();
     let for_status = matches!(cli.command, Command::Status(_));
     let result = commands::dispatch(&cli.command);
