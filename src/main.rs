@@ -7,7 +7,6 @@
 use std::io::Write;
 use std::process::ExitCode;
 
-
 use watchdog::cli::{Cli, Command};
 use watchdog::commands;
 use watchdog::exit::Exit;

@@ -439,3 +439,68 @@ pub fn dup_above_stdio(fd: BorrowedFd<'_>) -> io::Result<OwnedFd> {
     // SAFETY: F_DUPFD_CLOEXEC returned a new descriptor that nothing else owns.
     Ok(unsafe { OwnedFd::from_raw_fd(raw) })
 }
+
+/// Gives back memory a long wait does not need, so that a `check --watch` watcher sleeping
+/// beside the program stays small: freed heap pages go back to the kernel
+/// (`malloc_trim`), and the pages of read-only file mappings (our code and constants, and
+/// libc's when linked dynamically, which the kernel maps in generously around each fault)
+/// are dropped from our page tables with `MADV_DONTNEED`. They stay in the page cache; the
+/// few the wake-up path needs fault back in at a few microseconds each.
+///
+/// Only mappings that are read-only, private, backed by a file and never written are
+/// touched: for those, MADV_DONTNEED means "re-read the same bytes from the file", never
+/// "zero" and never "undo a write", so no data can be lost.
+/// Writable mappings (data, heap, stack) and special ones (`[vdso]`) are left alone.
+pub fn release_idle_memory() {
+    // smaps, not maps: a read-only mapping may still hold private copies the program wrote
+    // before making it read-only (RELRO: relocated pointers). Those show as "Anonymous"
+    // pages, and discarding them would bring back the file's unrelocated bytes. Only
+    // mappings with no anonymous page at all are dropped.
+    let Ok(smaps) = std::fs::read_to_string("/proc/self/smaps") else {
+        return;
+    };
+    let mut ranges = Vec::new();
+    let mut current: Option<(usize, usize)> = None;
+    for line in smaps.lines() {
+        let mut f = line.split_whitespace();
+        let first = f.next().unwrap_or("");
+        if let Some((a, b)) = first.split_once('-') {
+            // A mapping's header: "start-end perms offset dev inode [path]".
+            current = None;
+            let perms = f.next().unwrap_or("");
+            let path = line.split_whitespace().nth(5).unwrap_or("");
+            let eligible = path.starts_with('/')
+                && perms.as_bytes().get(1) == Some(&b'-')
+                && perms.ends_with('p');
+            if let (true, Ok(a), Ok(b)) = (
+                eligible,
+                usize::from_str_radix(a, 16),
+                usize::from_str_radix(b, 16),
+            ) {
+                if b > a {
+                    current = Some((a, b - a));
+                }
+            }
+        } else if first == "Anonymous:" {
+            if let Some(range) = current.take() {
+                if f.next() == Some("0") {
+                    ranges.push(range);
+                }
+            }
+        }
+    }
+    // SAFETY: malloc_trim only returns free heap memory to the kernel; it does not touch
+    // live allocations. Each madvise range is a whole, read-only (no 'w' in its
+    // permissions), private, file-backed mapping with no anonymous (privately modified)
+    // page, listed by the kernel in /proc/self/smaps just now: MADV_DONTNEED on such a
+    // mapping discards nothing that cannot be re-read, byte for byte, from the file, so no
+    // Rust object can observe a change. Should a mapping have changed
+    // since (nothing in this program maps or unmaps files), madvise on an unmapped range
+    // fails with ENOMEM and does nothing.
+    unsafe {
+        libc::malloc_trim(0);
+        for (addr, len) in ranges {
+            libc::madvise(addr as *mut libc::c_void, len, libc::MADV_DONTNEED);
+        }
+    }
+}

@@ -157,6 +157,8 @@ pub fn run(a: &LaunchArgs, watch: Duration) -> Result<Exit> {
             );
             warned_fallback = true;
         }
+        // Asleep for up to a minute beside the program: hold as little memory as we can.
+        crate::sys::release_idle_memory();
         match wait_rotating(a, handle.as_ref(), &signals, deadline) {
             Wake::Died => {
                 eventlog::open(&paths.log, "check");
