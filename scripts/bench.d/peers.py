@@ -133,11 +133,24 @@ def cpu_seconds(pid):
     return (int(st[11]) + int(st[12])) / CLK_TCK
 
 
+def pss(pid):
+    """Proportional set size (KiB): shared pages divided among the processes sharing them."""
+    try:
+        with open(f"/proc/{pid}/smaps_rollup") as f:
+            for line in f:
+                if line.startswith("Pss:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return None
+
+
 def snapshot(out, peers):
     res = {}
     for p in peers:
-        f = status_fields(p.daemon, {"VmRSS", "Threads", "RssAnon"})
+        f = status_fields(p.daemon, {"VmRSS", "Threads", "RssAnon", "RssFile", "RssShmem"})
         res[p.name] = {"pid": p.daemon, "rss_kib": f.get("VmRSS"), "rss_anon_kib": f.get("RssAnon"),
+                       "rss_file_kib": f.get("RssFile"), "pss_kib": pss(p.daemon),
                        "threads": f.get("Threads")}
     json.dump(res, open(out, "w"), indent=1)
 

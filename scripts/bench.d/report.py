@@ -272,18 +272,23 @@ def main(data, out_path):
     o.append("## Supervisors that stay resident: memory and idle cost")
     o.append("")
     if snap:
-        o.append("Each supervises one `sleep`. VmRSS of the supervisor process itself (for pm2 "
-                 "the God daemon; the CLI has exited) from /proc; wakeups = context switches of "
-                 "all its threads while the program just runs.")
+        o.append("Each supervises one `sleep`. Memory of the supervisor process itself (for pm2 "
+                 "the God daemon; the CLI has exited), from /proc: VmRSS (all resident pages), "
+                 "of which private = RssAnon (heap, stacks: what each more copy costs) and the "
+                 "rest file pages (the binary, libraries, shared by every process that maps "
+                 "them). Wakeups = context switches of all its threads while the program just "
+                 "runs; idle CPU from the threads' schedstat run time.")
         o.append("")
         rows = []
         for k, v in snap.items():
             i = idle.get(k, {})
             secs = i.get("seconds", 0)
-            rows.append([names.get(k, k), f"{v['rss_kib'] / 1024:.1f} MiB", v.get("threads"),
+            rows.append([names.get(k, k), f"{v['rss_kib'] / 1024:.1f} MiB",
+                         f"{v['rss_anon_kib'] / 1024:.1f} MiB" if v.get("rss_anon_kib") is not None else "",
+                         v.get("threads"),
                          f"{i.get('wakeups', '?')} in {secs:.0f} s" if i else "",
                          f"{i['cpu_s'] / secs * 86400:.2f} s" if i and secs else ""])
-        o.append(table(["supervisor", "resident (VmRSS)", "threads", "wakeups while idle",
+        o.append(table(["supervisor", "resident (VmRSS)", "private (RssAnon)", "threads", "wakeups while idle",
                         "idle CPU per day"], rows))
         for k, what in (("watch", "watcher"), ("watch_static", "(same, static build)")):
             w = snap.get(k)
@@ -362,10 +367,15 @@ def main(data, out_path):
         if k.startswith("watch"):
             c = main_t.get("check_static" if k == "watch_static" else "check")
             extra = c["cpu_mean"] * 100 * 1440 if c else float("nan")
+            anon = v.get("rss_anon_kib")
+            shared = v["rss_kib"] - anon if anon is not None else None
+            mem = (f"≈ {(100 * anon + shared) / 1024:.0f} MiB (100 × {anon / 1024:.1f} private + "
+                   f"{shared / 1024:.1f} shared once; 100 × VmRSS would say "
+                   f"{100 * v['rss_kib'] / 1024:.0f})" if anon is not None else
+                   f"{100 * v['rss_kib'] / 1024:.0f} MiB (100 × {v['rss_kib'] / 1024:.1f})")
             rows.append([f"{names[k]} 60s (100 lines, 100 watchers)",
                          f"≈ {extra + 100 * idle_day:.0f} s (a check per line per minute, plus "
-                         f"{idle_day:.2f} s idle per watcher)",
-                         f"{100 * v['rss_kib'] / 1024:.0f} MiB (100 × {v['rss_kib'] / 1024:.1f})"])
+                         f"{idle_day:.2f} s idle per watcher)", mem])
         else:
             rows.append([f"{names[k]}, one daemon (measured with 1 program)",
                          f"{idle_day:.1f} s idle (measured with 1 program)",
