@@ -602,7 +602,7 @@ pub struct ManArgs {
     pub command: Option<String>,
 }
 
-fn parse_env(s: &str) -> Result<(OsString, OsString), String> {
+pub(crate) fn parse_env(s: &str) -> Result<(OsString, OsString), String> {
     match s.split_once('=') {
         Some((k, v)) if !k.is_empty() => Ok((k.into(), v.into())),
         _ => Err(format!("{s:?} is not KEY=VALUE")),
@@ -617,7 +617,7 @@ fn parse_interval(s: &str) -> Result<Duration, String> {
     }
 }
 
-fn parse_umask(s: &str) -> Result<u32, String> {
+pub(crate) fn parse_umask(s: &str) -> Result<u32, String> {
     u32::from_str_radix(s, 8)
         .ok()
         .filter(|&m| m <= 0o777 && !s.is_empty() && s.len() <= 4)

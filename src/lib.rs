@@ -60,6 +60,7 @@ pub mod duration;
 pub mod error;
 pub mod eventlog;
 pub mod exit;
+pub mod fastpath;
 pub mod fault;
 pub mod files;
 pub mod health; // --healthy-when-cmd/--healthy-when-port probes (issue 8)

@@ -17,8 +17,18 @@ fn main() -> ExitCode {
     if let Some(exit) = commands::from_config::intercept() {
         return exit.into();
     }
-    let cli = Cli::parse_fast();
     watchdog::sys::ensure_std_fds();
+    // The healthy cron check, without clap (`fastpath.rs`); anything else goes on below.
+    let argv: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    match watchdog::fastpath::healthy_check(&argv) {
+        Some(Ok(exit)) => return exit.into(),
+        Some(Err(e)) => {
+            let _ = writeln!(std::io::stderr(), "watchdog: {e}");
+            return e.exit(false).into();
+        }
+        None => {}
+    }
+    let cli = Cli::parse_fast();
     let for_status = matches!(cli.command, Command::Status(_));
     let result = commands::dispatch(&cli.command);
     match result {
