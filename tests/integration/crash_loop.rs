@@ -118,3 +118,47 @@ fn launches_older_than_the_window_do_not_count() {
     fourth.expect_sane();
     fourth.ensure(dies_launches(&sb) == 3, "two launches within 2 s: parked");
 }
+
+/// The wall clock jumping (an NTP step, a wrong date fixed by hand) must neither shorten nor
+/// stretch the crash-loop window: it is counted on CLOCK_BOOTTIME. Two launches are made at
+/// the real time; the third check runs with the wall clock 2 hours ahead, then 2 hours
+/// behind (libfaketime, monotonic and boot clocks left real). A window counted on the wall
+/// clock would see no recent launch and relaunch; ours parks.
+#[test]
+fn a_wall_clock_jump_does_not_move_the_crash_loop_window() {
+    if !std::path::Path::new("/usr/bin/faketime").exists() {
+        eprintln!(
+            "SKIPPED: /usr/bin/faketime is missing (Debian package faketime; scripts/test installs it)"
+        );
+        return;
+    }
+    for jump in ["+2h", "-2h"] {
+        let sb = Sandbox::new("crash_loop_clock_jump");
+        let limit = ["--max-launches", "2", "--within", "1h"];
+        for _ in 0..2 {
+            dying_check(&sb, &limit).expect_code(1);
+        }
+        assert_eq!(dies_launches(&sb), 2);
+        let run = sb
+            .check(&sb.prog("dies.sh", &["exit", "3"]))
+            .args(limit)
+            .wrap([
+                "/usr/bin/env",
+                "FAKETIME_DONT_FAKE_MONOTONIC=1",
+                "/usr/bin/faketime",
+                "-f",
+                jump,
+            ])
+            .run();
+        run.expect_code(1);
+        run.ensure(
+            has_word(&run.err(), "parked"),
+            &format!("with the wall clock at {jump}, the third check must park"),
+        );
+        assert_eq!(
+            dies_launches(&sb),
+            2,
+            "nothing may be launched after the jump ({jump})"
+        );
+    }
+}
