@@ -54,8 +54,12 @@ pub const MAX_LEN: usize = 64;
 /// # Errors
 /// `Invalid` with a short reason for every input that is not a canonical PID.
 pub fn parse(bytes: &[u8], pid_max: i32) -> Result<Pid, Invalid> {
-    // A nonsensical pid_max must not widen the range (a negative one would wrap as u64).
-    let pid_max = pid_max.clamp(2, PID_MAX_LIMIT);
+    // A nonsensical pid_max must never widen the range: above the kernel's limit it is the
+    // limit, and below 2 (a negative one would wrap as u64) nothing is a valid PID.
+    let pid_max = pid_max.min(PID_MAX_LIMIT);
+    if pid_max < 2 {
+        return Err(Invalid(format!("pid_max is {pid_max}, so no PID is valid")));
+    }
     let digits = bytes.strip_suffix(b"\n").unwrap_or(bytes);
     if digits.is_empty() {
         return Err(Invalid("it is empty".into()));
@@ -196,6 +200,14 @@ mod tests {
                 String::from_utf8_lossy(input)
             );
         }
+    }
+
+    #[test]
+    fn a_pid_max_below_two_admits_nothing() {
+        for pid_max in [i32::MIN, -1, 0, 1] {
+            assert!(parse(b"2", pid_max).is_err(), "{pid_max}");
+        }
+        assert!(parse(b"5000000", i32::MAX).is_err(), "above PID_MAX_LIMIT");
     }
 
     #[test]
