@@ -11,6 +11,13 @@
 //! - `recorded`: both files name the held child; it has not been released.
 //! - `released`: the program runs; the grace period has begun.
 
+/// With `WATCHDOG_TEST_NO_PIDFD` set, `pidfd_open` is treated as missing (ENOSYS), as on
+/// Linux before 5.3, so that the tests can exercise the fallback paths (watch mode's timed
+/// probe, signalling by PID after re-verification) on a kernel that has pidfds.
+pub fn no_pidfd() -> bool {
+    std::env::var_os("WATCHDOG_TEST_NO_PIDFD").is_some()
+}
+
 /// Stops the process here if the test asked for it.
 pub fn point(name: &str) {
     if std::env::var_os("WATCHDOG_TEST_STOP_AT").is_some_and(|v| v == name) {

@@ -30,12 +30,18 @@ impl Handle {
     /// ESRCH when the process is gone.
     pub fn open(pid: Pid) -> Result<Handle, Errno> {
         let rpid = rustix::process::Pid::from_raw(pid.raw()).ok_or(Errno::EINVAL)?;
-        match rustix::process::pidfd_open(rpid, rustix::process::PidfdFlags::empty()) {
+        let opened = if crate::fault::no_pidfd() {
+            Err(rustix::io::Errno::NOSYS)
+        } else {
+            rustix::process::pidfd_open(rpid, rustix::process::PidfdFlags::empty())
+        };
+        match opened {
             Ok(fd) => Ok(Handle { pid, fd: Some(fd) }),
+            // Linux < 5.3. The callers say so where it matters (watch mode logs it once).
             Err(e) if e == rustix::io::Errno::NOSYS => {
-                log::warn!(
-                    "this kernel has no pidfd_open (Linux < 5.3): signalling pid {pid} by number"
-                );
+                if crate::identity::read_stat(pid).ok().flatten().is_none() {
+                    return Err(Errno::ESRCH);
+                }
                 Ok(Handle { pid, fd: None })
             }
             Err(e) => Err(Errno::from_raw(e.raw_os_error())),

@@ -291,3 +291,22 @@ fn a_failed_restart_leaves_a_job_that_check_relaunches() {
     );
     sb.status().run().expect_code(0);
 }
+
+/// Without pidfds (Linux < 5.3; simulated with `WATCHDOG_TEST_NO_PIDFD`), stop signals by
+/// PID after re-verifying the start time, and waits by probing: the program is stopped all
+/// the same.
+#[test]
+fn stop_works_without_pidfds() {
+    let sb = Sandbox::new("stop_no_pidfd");
+    let prog = sb.sleeper("s");
+    sb.start(&prog).run().expect_code(0);
+    let pid = sb.expect_recorded("program");
+    sb.stop(crate::support::QUICK_LADDER)
+        .env("WATCHDOG_TEST_NO_PIDFD", "1")
+        .run()
+        .expect_code(0);
+    sb.wait_until("the program is gone", || {
+        !crate::support::procfs::is_alive(pid)
+    });
+    sb.status().run().expect_code(3);
+}

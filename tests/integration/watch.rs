@@ -228,3 +228,32 @@ fn the_watcher_does_not_wake_while_the_program_runs() {
     kill(Pid::from_raw(wd), Signal::SIGTERM).unwrap();
     watcher.wait().expect_code(0);
 }
+
+/// Without pidfds (Linux < 5.3; simulated with `WATCHDOG_TEST_NO_PIDFD`), the watcher falls
+/// back to a timed probe, says so once in the event log, and still relaunches.
+#[test]
+fn without_pidfds_the_watcher_probes_and_says_so_once() {
+    let sb = Sandbox::new("watch-nopidfd");
+    let program = sb.sleeper("watched");
+    let watcher = sb
+        .check(&program)
+        .args(["--watch", "60s"])
+        .env("WATCHDOG_TEST_NO_PIDFD", "1")
+        .spawn();
+    let first = sb.wait_recorded("first copy");
+    sb.wait_until("the watcher registers", || watcher_line(&sb).is_some());
+    for round in 0..2 {
+        let old = sb.recorded_pid().unwrap();
+        sb.kill_program(old);
+        let new = sb.wait_for("the probing watcher relaunches", || {
+            sb.recorded_pid()
+                .filter(|&p| p != old && procfs::is_alive(p))
+        });
+        sb.guard(new, &format!("relaunch {round}"));
+    }
+    kill(Pid::from_raw(watcher.pid()), Signal::SIGTERM).unwrap();
+    watcher.wait().expect_code(0);
+    let log = sb.read("app.watchdog.log");
+    assert_eq!(log.matches("no pidfd").count(), 1, "said once: {log}");
+    assert!(!procfs::is_alive(first));
+}
