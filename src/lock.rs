@@ -233,7 +233,11 @@ fn holder(path: &Path) -> String {
 /// byte-range locks and on CIFS may be mandatory, so serialisation there is weaker.
 pub fn network_fs(path: &Path) -> Option<&'static str> {
     let st = nix::sys::statfs::statfs(path).ok()?;
-    let t = st.filesystem_type().0 as u64;
+    network_fs_name(st.filesystem_type().0 as u64)
+}
+
+/// The network filesystem a statfs(2) `f_type` magic number (linux/magic.h) stands for.
+fn network_fs_name(t: u64) -> Option<&'static str> {
     Some(match t {
         0x6969 => "NFS",
         0x517b => "SMB",
@@ -251,6 +255,16 @@ pub fn network_fs(path: &Path) -> Option<&'static str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn network_filesystems_are_named_and_local_ones_are_not() {
+        assert_eq!(network_fs_name(0x6969), Some("NFS"));
+        assert_eq!(network_fs_name(0xff53_4d42), Some("CIFS"));
+        assert_eq!(network_fs_name(0xef53), None, "ext4");
+        assert_eq!(network_fs_name(0x0102_1994), None, "tmpfs");
+        // This machine's temp directory is local: no warning on the launch path.
+        assert_eq!(network_fs(&std::env::temp_dir()), None);
+    }
 
     #[test]
     fn a_second_exclusive_holder_is_told_busy_with_our_pid() {
