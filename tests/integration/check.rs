@@ -267,18 +267,7 @@ fn pidfile_in_a_missing_directory_is_reported_and_nothing_is_launched() {
     let sb = Sandbox::new("check_pidfile_dir_missing");
     let prog = sb.sleeper("a");
     let pidfile = sb.path("no-such-dir/app.pid");
-    let run = sb
-        .wd(["check", "--grace", "300ms"])
-        .arg("--pidfile")
-        .arg(&pidfile)
-        .arg("--stdout")
-        .arg(sb.path("out"))
-        .arg("--stderr")
-        .arg(sb.path("err"))
-        .arg("--log")
-        .arg(sb.path("events.log"))
-        .program(&prog)
-        .run();
+    let run = sb.check_pidfile_at(&pidfile, &prog).run();
     run.expect_code(1)
         .expect_error(&[pidfile.to_str().unwrap()]);
     sb.expect_nothing_launched(&run, &prog);

@@ -194,15 +194,7 @@ fn a_full_disk_while_recording_launches_nothing_and_names_the_cause() {
                  if echo x > \"$1/probe\" 2>/dev/null; then exit 98; fi; rm -f \"$1/probe\"; \
                  shift; exec \"$@\"";
     let run = sb
-        .wd(["check", "--grace", "300ms", "--pidfile"])
-        .arg(&pidfile)
-        .arg("--stdout")
-        .arg(sb.path("out"))
-        .arg("--stderr")
-        .arg(sb.path("err"))
-        .arg("--log")
-        .arg(sb.path("events.log"))
-        .program(&prog)
+        .check_pidfile_at(&pidfile, &prog)
         .wrap([
             OsStr::new("/usr/bin/unshare"),
             OsStr::new("--mount"),

@@ -130,18 +130,7 @@ fn nobody_pidfile_in_a_read_only_directory_launches_nothing() {
     chown_nobody(&lock);
     let pidfile = ro.join("app.pid");
     let prog = sb.sleeper("a");
-    let run = sb
-        .wd(["check", "--grace", "300ms", "--pidfile"])
-        .arg(&pidfile)
-        .arg("--stdout")
-        .arg(sb.path("out"))
-        .arg("--stderr")
-        .arg(sb.path("err"))
-        .arg("--log")
-        .arg(sb.path("events.log"))
-        .program(&prog)
-        .by_nobody()
-        .run();
+    let run = sb.check_pidfile_at(&pidfile, &prog).by_nobody().run();
     run.expect_code(1)
         .expect_error(&[ro.to_str().unwrap(), "app.pid", "Permission denied"]);
     sb.expect_nothing_launched(&run, &prog);

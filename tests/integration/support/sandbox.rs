@@ -215,6 +215,22 @@ impl Sandbox {
         self.cmd("check").args(["--grace", GRACE]).program(program)
     }
 
+    /// `check --grace GRACE --pidfile PIDFILE -- PROGRAM...` with the PID file somewhere
+    /// else (a missing, read-only or full directory) while the output files and the event
+    /// log stay in the sandbox (`out`, `err`, `events.log`), so that a failure is the PID
+    /// file's alone.
+    pub fn check_pidfile_at(&self, pidfile: &Path, program: &[OsString]) -> Wd<'_> {
+        self.wd(["check", "--grace", GRACE, "--pidfile"])
+            .arg(pidfile)
+            .arg("--stdout")
+            .arg(self.path("out"))
+            .arg("--stderr")
+            .arg(self.path("err"))
+            .arg("--log")
+            .arg(self.path("events.log"))
+            .program(program)
+    }
+
     /// `start --pidfile P --grace GRACE -- PROGRAM...`
     pub fn start(&self, program: &[OsString]) -> Wd<'_> {
         self.cmd("start").args(["--grace", GRACE]).program(program)
